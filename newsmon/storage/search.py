@@ -1,0 +1,93 @@
+"""Full-text and entity search behind one function: FTS5 on SQLite, tsvector on PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, column, func, literal_column, select, table, text
+
+from newsmon.query import Query, best_sentence, highlight
+from newsmon.records import SearchHit
+from newsmon.storage.models import ArticleRow, EntityRow, MentionRow
+from newsmon.storage.repository import Repository
+
+_FTS = table("articles_fts", column("rowid"))
+
+
+@dataclass(slots=True)
+class SearchFilter:
+    query: Query | None = None
+    entities: list[str] = field(default_factory=list)  # canonical names (aliases resolved by caller)
+    types: list[str] = field(default_factory=list)  # entity labels, e.g. ORG
+    sources: list[str] = field(default_factory=list)
+    since: datetime | None = None
+    until: datetime | None = None
+    language: str | None = None
+    sort: str = "relevance"  # relevance | date
+    limit: int = 20
+
+
+def search_articles(repo: Repository, f: SearchFilter) -> list[SearchHit]:
+    """Articles matching every given condition, best first, each with its matching sentence."""
+    when = func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at)
+    stmt: Select[Any] = select(ArticleRow.id, ArticleRow.title, ArticleRow.source, ArticleRow.url,
+                               ArticleRow.published_at, ArticleRow.story_id, ArticleRow.text)
+    score: Any = literal_column("0")
+    if f.query is not None:
+        stmt, score = _fulltext(stmt, f.query, repo.dialect)
+    for name in f.entities:
+        stmt = stmt.where(ArticleRow.id.in_(_mentioning(EntityRow.name, name)))
+    if f.types:
+        stmt = stmt.where(ArticleRow.id.in_(
+            select(MentionRow.article_id).where(MentionRow.label.in_([t.upper() for t in f.types]))))
+    if f.sources:
+        stmt = stmt.where(ArticleRow.source.in_(f.sources))
+    if f.language:
+        stmt = stmt.where(ArticleRow.language == f.language)
+    if f.since:
+        stmt = stmt.where(when >= f.since)
+    if f.until:
+        stmt = stmt.where(when < f.until)
+    order = [when.desc(), ArticleRow.id.desc()] if f.sort == "date" or f.query is None else [score, when.desc()]
+    stmt = stmt.add_columns(score.label("score")).order_by(*order).limit(f.limit)
+    with repo.engine.connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+        return [_hit(conn, r, f) for r in rows]
+
+
+def _mentioning(attr: Any, name: str) -> Select[Any]:
+    return (select(MentionRow.article_id).join(EntityRow, EntityRow.id == MentionRow.entity_id)
+            .where(func.lower(attr) == name.casefold()))
+
+
+def _fulltext(stmt: Select[Any], query: Query, dialect: str) -> tuple[Select[Any], Any]:
+    if dialect == "sqlite":
+        stmt = stmt.join(_FTS, _FTS.c.rowid == ArticleRow.id).where(
+            text("articles_fts MATCH :fts").bindparams(fts=query.to_fts5()))
+        # bm25 is lower-is-better; weight title hits ten times body hits
+        return stmt, literal_column("bm25(articles_fts, 10.0, 1.0)")
+    tsq = func.to_tsquery(literal_column("'simple'::regconfig"), query.to_tsquery())
+    stmt = stmt.where(literal_column("articles.tsv").op("@@")(tsq))
+    return stmt, func.ts_rank(literal_column("articles.tsv"), tsq).desc()
+
+
+def _hit(conn: Any, r: Any, f: SearchFilter) -> SearchHit:
+    terms = f.query.positive_terms() if f.query else []
+    sentence = _mention_sentence(conn, r["id"], f) if (f.entities or f.types) else None
+    if sentence is None:
+        sentence = best_sentence(r["text"], terms)
+    return SearchHit(article_id=r["id"], title=r["title"], source=r["source"], url=r["url"],
+                     published_at=r["published_at"], snippet=highlight(sentence, terms),
+                     story_id=r["story_id"], score=float(r["score"]) if r["score"] is not None else None)
+
+
+def _mention_sentence(conn: Any, article_id: int, f: SearchFilter) -> str | None:
+    stmt = (select(MentionRow.sentence).join(EntityRow, EntityRow.id == MentionRow.entity_id)
+            .where(MentionRow.article_id == article_id).order_by(MentionRow.start).limit(1))
+    if f.entities:
+        stmt = stmt.where(func.lower(EntityRow.name).in_([e.casefold() for e in f.entities]))
+    if f.types:
+        stmt = stmt.where(MentionRow.label.in_([t.upper() for t in f.types]))
+    return conn.execute(stmt).scalar()
