@@ -142,6 +142,7 @@ class Config(_Model):
     database: str = "sqlite:///newsmon.db"
     lock_file: str | None = None
     log_file: str | None = None
+    templates: str | None = None  # a directory of Jinja2 templates overriding the bundled ones
     nlp: NlpSettings = NlpSettings()
     crawl: CrawlSettings = CrawlSettings()
     delivery: DeliverySettings = DeliverySettings()

@@ -12,11 +12,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from newsmon.config import Config, mask_secrets
 from newsmon.errors import LockHeld, NewsmonError
-from newsmon.records import (Article, ArticleStatus, FetchedPage, Match, Notification, SavedArticle)
+from newsmon.records import (Analysis, Article, ArticleStatus, FetchedPage, Match, MatchReason,
+                             Notification, SavedArticle)
 from newsmon.storage.repository import Repository
+
+if TYPE_CHECKING:
+    from newsmon.alerts.rules import CompiledRule
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +72,7 @@ def _batches(repo: Repository, status: ArticleStatus, size: int, limit: int | No
 
 
 # -- alert -----------------------------------------------------------------------------------------
-def compile_rules(config: Config) -> list:  # type: ignore[type-arg]
+def compile_rules(config: Config) -> list[CompiledRule]:
     """Validate every rule up front: an invalid rule stops the run (ConfigError, exit 2)."""
     from newsmon.alerts.rules import compile_rule
 
@@ -80,33 +85,36 @@ def alert(repo: Repository, config: Config, limit: int | None = None) -> int:
     from newsmon.alerts.rules import evaluate
 
     rules = compile_rules(config)
+    tags = {s.name: s.tags for s in config.sources}
     queued = 0
     for batch in _batches(repo, ArticleStatus.ANALYSED, 200, limit):
         for article in batch:
             analysis = repo.load_analysis(article.id)  # type: ignore[arg-type]
             matches = []
             for rule in rules:
-                reasons = evaluate(rule, article, analysis)
+                reasons = evaluate(rule, article, analysis, tags.get(article.source, ()))
                 if reasons:
-                    matches.append(_match_with_notifications(repo, config, rule.rule, article, reasons))
+                    matches.append(_match_with_notifications(repo, config, rule, article, analysis, reasons))
             queued += repo.save_matches(article.id, matches)  # type: ignore[arg-type]
     return queued
 
 
-def _match_with_notifications(repo: Repository, config: Config, rule, article: Article,  # type: ignore[no-untyped-def]
-                              reasons) -> tuple[Match, list[Notification]]:
-    from newsmon.alerts.render import render_notification
+def _match_with_notifications(repo: Repository, config: Config, rule: CompiledRule, article: Article,
+                              analysis: Analysis, reasons: list[MatchReason]) -> tuple[Match, list[Notification]]:
+    """The match and one rendered notification per channel, keyed (rule, story, channel, version)."""
+    from newsmon.alerts.render import build_match_context, render_notification
+    from newsmon.alerts.rules import highlight_terms
 
     story_id = article.story_id or article.id
-    match = Match(rule.name, article.id, story_id, reasons)  # type: ignore[arg-type]
-    context = {"rule": rule.name, "reasons": reasons, "article": article,
-               "sources_count": repo.story_source_count(story_id)}  # type: ignore[arg-type]
+    assert story_id is not None and article.id is not None
+    context = build_match_context(rule.name, article, reasons, repo.story_source_count(story_id),
+                                  highlight_terms(rule, analysis))
     notes = []
     for channel in rule.notify:
-        title, body, body_format = render_notification(config.channels[channel], context)
+        title, body, body_format = render_notification(config.channels[channel], context, config.templates)
         notes.append(Notification(channel=channel, title=title, body=body, body_format=body_format,
                                   key=f"{rule.name}:story-{story_id}:{channel}:v1"))
-    return match, notes
+    return Match(rule.name, article.id, story_id, reasons), notes
 
 
 # -- deliver ---------------------------------------------------------------------------------------
