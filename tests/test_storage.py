@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -20,7 +21,7 @@ def make_article(n: int = 1, text: str | None = None, **kw: object) -> Article:
     body = text or f"Article {n}: Roskomnadzor fined Twitter on Thursday. " * 5
     fields = dict(url=f"https://news.example/a/{n}", source="demo", title=f"Title {n}", text=body,
                   fetched_at=T0, published_at=T0 - timedelta(hours=n), date_source="json-ld",
-                  content_hash=f"hash-{n}" if text is None else f"hash-{text}",
+                  content_hash=f"hash-{n}" if text is None else hashlib.sha256(text.encode()).hexdigest(),
                   urls=[f"https://news.example/a/{n}?utm_source=rss"])
     fields.update(kw)
     return Article(**fields)  # type: ignore[arg-type]

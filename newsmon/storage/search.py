@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, column, func, literal_column, select, table, text
+from sqlalchemy import Select, column, func, literal_column, select, table, text
 
 from newsmon.query import Query, best_sentence, highlight
 from newsmon.records import SearchHit
@@ -35,8 +35,9 @@ def search_articles(repo: Repository, f: SearchFilter) -> list[SearchHit]:
     stmt: Select[Any] = select(ArticleRow.id, ArticleRow.title, ArticleRow.source, ArticleRow.url,
                                ArticleRow.published_at, ArticleRow.story_id, ArticleRow.text)
     score: Any = literal_column("0")
+    rank: Any = score
     if f.query is not None:
-        stmt, score = _fulltext(stmt, f.query, repo.dialect)
+        stmt, score, rank = _fulltext(stmt, f.query, repo.dialect)
     for name in f.entities:
         stmt = stmt.where(ArticleRow.id.in_(_mentioning(EntityRow.name, name)))
     if f.types:
@@ -50,7 +51,7 @@ def search_articles(repo: Repository, f: SearchFilter) -> list[SearchHit]:
         stmt = stmt.where(when >= f.since)
     if f.until:
         stmt = stmt.where(when < f.until)
-    order = [when.desc(), ArticleRow.id.desc()] if f.sort == "date" or f.query is None else [score, when.desc()]
+    order = [when.desc(), ArticleRow.id.desc()] if f.sort == "date" or f.query is None else [rank, when.desc()]
     stmt = stmt.add_columns(score.label("score")).order_by(*order).limit(f.limit)
     with repo.engine.connect() as conn:
         rows = conn.execute(stmt).mappings().all()
@@ -62,15 +63,18 @@ def _mentioning(attr: Any, name: str) -> Select[Any]:
             .where(func.lower(attr) == name.casefold()))
 
 
-def _fulltext(stmt: Select[Any], query: Query, dialect: str) -> tuple[Select[Any], Any]:
+def _fulltext(stmt: Select[Any], query: Query, dialect: str) -> tuple[Select[Any], Any, Any]:
+    """Add the full-text condition; return the statement, a score and the ORDER BY for it."""
     if dialect == "sqlite":
         stmt = stmt.join(_FTS, _FTS.c.rowid == ArticleRow.id).where(
             text("articles_fts MATCH :fts").bindparams(fts=query.to_fts5()))
         # bm25 is lower-is-better; weight title hits ten times body hits
-        return stmt, literal_column("bm25(articles_fts, 10.0, 1.0)")
+        bm25 = literal_column("bm25(articles_fts, 10.0, 1.0)")
+        return stmt, bm25, bm25
     tsq = func.to_tsquery(literal_column("'simple'::regconfig"), query.to_tsquery())
     stmt = stmt.where(literal_column("articles.tsv").op("@@")(tsq))
-    return stmt, func.ts_rank(literal_column("articles.tsv"), tsq).desc()
+    rank = func.ts_rank(literal_column("articles.tsv"), tsq)
+    return stmt, rank, rank.desc()
 
 
 def _hit(conn: Any, r: Any, f: SearchFilter) -> SearchHit:

@@ -1,0 +1,70 @@
+"""Search on both back ends: full text (FTS5 / tsvector), entity and type filters, dates."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from newsmon.query import parse_query
+from newsmon.records import Analysis, Mention
+from newsmon.storage.repository import Repository
+from newsmon.storage.search import SearchFilter, search_articles
+from tests.test_storage import make_article
+
+NOW = datetime.now(timezone.utc)
+STORY = ("President Vladimir Putin signed a law on Thursday. Twitter must open an office in Russia. "
+         "Roskomnadzor said the platform would be slowed down.")
+OTHER = "The city marathon drew 20,000 runners on Sunday. Organisers praised the weather."
+
+
+@pytest.fixture
+def filled(repo: Repository) -> Repository:
+    a = repo.save_article(make_article(1, text=STORY, title="Putin Orders Twitter to Open Russian Office",
+                                       published_at=NOW - timedelta(days=1)))
+    b = repo.save_article(make_article(2, text=OTHER, title="City Marathon", source="sports",
+                                       published_at=NOW - timedelta(days=30)))
+    start = STORY.index("Roskomnadzor")
+    repo.save_analysis(a.article_id, Analysis([
+        Mention("Roskomnadzor", "ORG", start, start + 12, STORY.split(". ")[2], "Roskomnadzor", True),
+        Mention("Vladimir Putin", "PERSON", 10, 24, "President Vladimir Putin signed a law on Thursday.",
+                "Vladimir Putin", False)]))
+    repo.save_analysis(b.article_id, Analysis([Mention("Sunday", "DATE", 44, 50, OTHER[:51], "Sunday", False)]))
+    return repo
+
+
+def titles(repo: Repository, **kw: object) -> list[str | None]:
+    return [h.title for h in search_articles(repo, SearchFilter(**kw))]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("Roskomnadzor", ["Putin Orders Twitter to Open Russian Office"]),
+    ("Twitter AND office", ["Putin Orders Twitter to Open Russian Office"]),
+    ('"open an office"', ["Putin Orders Twitter to Open Russian Office"]),
+    ("marathon OR Roskomnadzor", ["City Marathon", "Putin Orders Twitter to Open Russian Office"]),
+    ("title:marathon", ["City Marathon"]),
+    ("runners NOT Twitter", ["City Marathon"]),
+    ("Twitter AND marathon", []),
+    ("run*", ["City Marathon"]),
+])
+def test_fulltext(filled: Repository, query: str, expected: list[str]) -> None:
+    assert sorted(titles(filled, query=parse_query(query))) == sorted(expected)
+
+
+def test_snippet_is_the_matching_sentence_with_words_marked(filled: Repository) -> None:
+    [hit] = search_articles(filled, SearchFilter(query=parse_query("office")))
+    assert hit.snippet == "Twitter must open an **office** in Russia."
+
+
+def test_entity_and_type_filters_use_mentions(filled: Repository) -> None:
+    assert titles(filled, entities=["roskomnadzor"]) == ["Putin Orders Twitter to Open Russian Office"]
+    assert titles(filled, types=["PERSON"]) == ["Putin Orders Twitter to Open Russian Office"]
+    [hit] = search_articles(filled, SearchFilter(types=["ORG"]))
+    assert "Roskomnadzor" in hit.snippet
+
+
+def test_date_and_source_filters(filled: Repository) -> None:
+    assert titles(filled, types=["ORG", "DATE", "PERSON"], since=NOW - timedelta(days=7)) == [
+        "Putin Orders Twitter to Open Russian Office"]
+    assert titles(filled, sources=["sports"], sort="date") == ["City Marathon"]
+    assert titles(filled, query=parse_query("Twitter"), until=NOW - timedelta(days=7)) == []
