@@ -1,0 +1,259 @@
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections import Counter
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+import newsmon
+from newsmon.extract import ExtractionError, clean_authors, extract_article, extract_file
+from newsmon.extract.article import parse_date
+from newsmon.records import FeedEntry, FetchedPage
+
+SITE = Path(next(iter(newsmon.__path__))) / "demo" / "site"  # the installed package folder
+BASE_URL = "http://127.0.0.1:8000"
+FETCHED_AT = datetime(2021, 7, 2, 12, 0, tzinfo=UTC)
+FUNDUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "fundus_news"
+BOILERPLATE = ["What's Hot on Demo Daily", "Subscribe to Demo Daily", "We use cookies", "Accept all cookies",
+               "Fictional newspaper", "Contact the newsroom", "Share this story", "morning briefing"]
+
+
+def load_page(name: str, content_type: str | None = "text/html; charset=utf-8",
+              entry: FeedEntry | None = None, fetched_at: datetime = FETCHED_AT) -> FetchedPage:
+    body = (SITE / name).read_bytes().replace(b"{{BASE_URL}}", BASE_URL.encode())
+    url = f"{BASE_URL}/{name}"
+    headers = {"Content-Type": content_type} if content_type else {}
+    return FetchedPage(url=url, final_url=url, status=200, headers=headers, body=body,
+                       fetched_at=fetched_at, source="demo", entry=entry)
+
+
+DEMO_ARTICLES = [
+    ("putin-twitter-office", "Putin Orders Twitter to Open Russian Office", date(2021, 7, 1), "json-ld", [
+        "President Vladimir Putin signed a law on Thursday obliging foreign social networks with more "
+        "than 500,000 daily users to open offices in Russia.",
+        "Roskomnadzor, Russia's communications regulator, may punish companies that fail to comply with "
+        "fines, advertising bans and restrictions on data collection.",
+        "Russia slowed down Twitter in May over its failure to delete banned content.",
+        "A Moscow court opened a case against Google on Wednesday over a breach of Russia's personal "
+        "data law.",
+        "Twitter, Telegram, Google and Facebook have been summoned to appear in court later this month.",
+        "a fine of 3 million rubles", "Lawmaker Alexander Khinshtein", "Khinshtein told reporters",
+    ]),
+    ("acme-data-breach", "Acme Health Breach Exposes 1.2 Million Patient Records",
+     date(2021, 6, 28), "json-ld", [
+        "a data breach had exposed the records of 1.2 million patients",
+        "A ransomware group calling itself NightVault claimed responsibility",
+        "The UK's Information Commissioner's Office said it was investigating the breach",
+        "a fine of £20m was possible",
+    ]),
+    ("eu-fines-google", "EU Fines Google €500 Million Over Advertising Practices",
+     date(2021, 6, 30), "meta", [
+        "The European Commission fined Google €500 million on Wednesday",
+        "Google said it would appeal against the decision",
+    ]),
+    ("city-marathon", "Record Crowds Cheer Runners at the Riverside City Marathon",
+     date(2021, 6, 29), "json-ld", [
+        "more than twelve thousand runners took part", "The men's race was won by Daniel Okoro",
+    ]),
+    ("telegram-update", "Telegram Patches Vulnerability in New Software Update",
+     date(2021, 6, 27), "time-element", [
+        "Telegram has released a software update that patches a vulnerability",
+        "Roskomnadzor tried to block Telegram in 2018",
+    ]),
+]
+
+
+@pytest.mark.parametrize(("name", "title", "day", "date_source", "sentences"), DEMO_ARTICLES)
+def test_demo_article(name: str, title: str, day: date, date_source: str, sentences: list[str]) -> None:
+    article = extract_article(load_page(f"articles/{name}.html"))
+    assert (article.title, article.authors, article.date_source, article.extractor) == (
+        title, ["Jane Doe"], date_source, "trafilatura")
+    assert article.published_at is not None and article.published_at.tzinfo is not None
+    assert article.published_at.date() == day
+    assert article.url == f"{BASE_URL}/articles/{name}.html"
+    assert (article.language, article.site_name, article.source) == ("en", "Demo Daily", "demo")
+    assert len(article.content_hash) == 64
+    for sentence in sentences:
+        assert sentence in article.text
+    assert not [junk for junk in BOILERPLATE + [title] if junk.lower() in article.text.lower()]
+    assert 350 <= len(article.text.split()) <= 700
+
+
+def test_canonical_link_with_tracking_params_gives_clean_url_and_keeps_aliases() -> None:
+    page = load_page("articles/putin-twitter-office.html")
+    page.url = f"{BASE_URL}/r/123"  # as if the feed link redirected
+    page.final_url = f"{BASE_URL}/articles/putin-twitter-office.html?utm_source=rss#top"
+    page.entry = FeedEntry(link=f"{BASE_URL}/r/123?utm_campaign=x")
+    article = extract_article(page)
+    assert article.url == f"{BASE_URL}/articles/putin-twitter-office.html"
+    assert article.urls == [article.url, f"{BASE_URL}/r/123"]
+
+
+@pytest.mark.parametrize(("name", "content_type", "reason"), [
+    ("broken/binary.html", "text/html", "binary"),
+    ("broken/binary.html", None, "binary"),
+    ("broken/binary.html", "image/png", "binary"),
+    ("broken/empty.html", "text/html", "empty"),
+    ("broken/malformed-feed.xml", "application/rss+xml", "not-html"),
+    ("broken/malformed-feed.xml", "text/html", "not-html"),
+    ("feed.xml", None, "not-html"),
+    ("robots.txt", "text/plain", "not-html"),
+    ("robots.txt", None, "not-html"),
+])
+def test_broken_pages_raise_clear_errors(name: str, content_type: str | None, reason: str) -> None:
+    with pytest.raises(ExtractionError) as caught:
+        extract_article(load_page(name, content_type))
+    assert caught.value.reason == reason
+    assert f"{BASE_URL}/{name}" in str(caught.value)
+
+
+def test_too_large_and_empty_bodies() -> None:
+    page = load_page("articles/city-marathon.html")
+    with pytest.raises(ExtractionError) as caught:
+        extract_article(page, max_bytes=1000)
+    assert caught.value.reason == "too-large"
+    page.body = b"  \n"
+    with pytest.raises(ExtractionError) as caught:
+        extract_article(page)
+    assert caught.value.reason == "empty"
+
+
+@pytest.mark.parametrize(("title", "expected"), [
+    ("Mining blasts shatter homes - Demo Daily", "Mining blasts shatter homes"),
+    ("Markets rally | Business | Demo Daily", "Markets rally | Business"),
+    ("Court fines firm - news.example", "Court fines firm"),
+])
+def test_title_drops_site_name_suffix(title: str, expected: str) -> None:
+    paragraphs = "".join(f"<p>Paragraph {n} of a story that is long enough to count as article text.</p>"
+                         for n in range(6))
+    html = (f'<html><head><title>{title}</title><meta property="og:site_name" content="Demo Daily"></head>'
+            f"<body><article>{paragraphs}</article></body></html>")
+    page = FetchedPage(url="https://www.news.example/a", final_url="https://www.news.example/a", status=200,
+                       headers={"Content-Type": "text/html"}, body=html.encode(), fetched_at=FETCHED_AT,
+                       source="t")
+    assert extract_article(page).title == expected
+
+
+def test_feed_entry_fills_what_the_page_lacks() -> None:
+    entry = FeedEntry(link=f"{BASE_URL}/articles/x.html", title="Feed title", authors=["By Sam Roe"],
+                      published_at=datetime(2021, 6, 20, 8, 0), summary="From the feed.")
+    html = "<html><body><article>" + "<p>Plain paragraph of article text without metadata.</p>" * 8
+    page = FetchedPage(url=entry.link, final_url=entry.link, status=200,
+                       headers={"content-type": "text/html"},
+                       body=(html + "</article></body></html>").encode(), fetched_at=FETCHED_AT,
+                       source="demo", entry=entry)
+    article = extract_article(page)
+    assert (article.title, article.authors, article.summary, article.date_source, article.published_at) == (
+        "Feed title", ["Sam Roe"], "From the feed.", "feed", datetime(2021, 6, 20, 8, 0, tzinfo=UTC))
+    assert article.language is None
+
+
+def test_dates_after_the_fetch_are_refused() -> None:
+    page = load_page("articles/putin-twitter-office.html", fetched_at=datetime(2021, 6, 30, tzinfo=UTC))
+    page.entry = FeedEntry(link=page.url, published_at=datetime(2021, 6, 29, 9, 0, tzinfo=UTC))
+    article = extract_article(page)
+    assert (article.published_at, article.date_source) == (datetime(2021, 6, 29, 9, 0, tzinfo=UTC), "feed")
+
+
+@pytest.mark.parametrize(("charset_header", "meta"), [
+    ("text/html; charset=iso-8859-1", ""),
+    ("text/html", '<meta charset="iso-8859-1">'),
+    (None, '<meta http-equiv="Content-Type" content="text/html; charset=iso-8859-1">'),
+])
+def test_charset_from_header_or_meta(charset_header: str | None, meta: str) -> None:
+    paragraphs = "".join(f"<p>Le régulateur a infligé une amende n°{n} à l'entreprise après la fuite "
+                         f"de données de {n}000 clients, selon le communiqué.</p>" for n in range(1, 7))
+    html = f"<html><head>{meta}<title>Amende</title></head><body><article>{paragraphs}</article></body>"
+    page = FetchedPage(url="http://127.0.0.1/a", final_url="http://127.0.0.1/a", status=200,
+                       headers={"Content-Type": charset_header} if charset_header else {},
+                       body=html.encode("iso-8859-1"), fetched_at=FETCHED_AT, source="t")
+    assert "Le régulateur a infligé une amende n°3" in extract_article(page).text
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (["By Jane Doe"], ["Jane Doe"]),
+    (["by: Jane Doe and John Smith"], ["Jane Doe", "John Smith"]),
+    (["Jane Doe, Technology Correspondent"], ["Jane Doe"]),
+    (["Jane Doe | 1 July 2021"], ["Jane Doe"]),
+    (["Jane Doe, 01/07/2021 14:20"], ["Jane Doe"]),
+    (["Jane Doe; jane@example.com", "JANE DOE", "Simon Sunil"], ["Jane Doe", "Simon Sunil"]),
+    (["Reuters Staff"], []),
+    (["Von Anna Schmidt und Max Weber"], ["Anna Schmidt", "Max Weber"]),
+    (["Doe, Jane", "Jane-Doe"], ["Jane Doe"]),
+    (["The Washington Times https", "Www Washingtontimes Com", "Tom Davies"], ["Tom Davies"]),
+])
+def test_clean_authors(raw: list[str], expected: list[str]) -> None:
+    assert clean_authors(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("2021-07-01T14:20:00+03:00", "2021-07-01T14:20:00+03:00"),
+    ("2021-07-01T11:20:00Z", "2021-07-01T11:20:00+00:00"),
+    ("2021-07-01", "2021-07-01T00:00:00+00:00"),
+    ("Thu, 01 Jul 2021 14:20:00 +0300", "2021-07-01T14:20:00+03:00"),
+    ("yesterday", None),
+    ("", None),
+])
+def test_parse_date_is_aware(raw: str, expected: str | None) -> None:
+    value = parse_date(raw)
+    assert (value.isoformat() if value else None) == expected
+
+
+def test_extract_file(tmp_path: Path) -> None:
+    saved = tmp_path / "page.html"
+    saved.write_bytes((SITE / "articles" / "eu-fines-google.html").read_bytes())
+    article = extract_file(saved, url="https://news.example/eu?utm_source=x")
+    assert article.title == "EU Fines Google €500 Million Over Advertising Practices"
+    assert article.source == "file"
+    assert "https://news.example/eu" in article.urls
+    binary = tmp_path / "binary.html"
+    binary.write_bytes((SITE / "broken" / "binary.html").read_bytes())
+    with pytest.raises(ExtractionError, match="binary"):
+        extract_file(binary)
+
+
+# -- real pages: the fundus corpus (publishers' pages, read in place, never copied) ----------------
+
+ENGLISH = {"us", "uk", "ca", "au", "ind", "za", "na", "ls", "tz"}
+
+
+def _tokens(text: str) -> Counter[str]:
+    return Counter(re.findall(r"\w+", text.lower()))
+
+
+def token_f1(extracted: str, gold: str) -> float:
+    """The corpora README's measure: lower-case \\w+ tokens as multisets."""
+    got, want = _tokens(extracted), _tokens(gold)
+    overlap = sum((got & want).values())
+    if not overlap:
+        return 0.0
+    precision, recall = overlap / sum(got.values()), overlap / sum(want.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def _fundus_page(record: dict[str, str]) -> FetchedPage:
+    body = gzip.decompress((FUNDUS / record["html"]).read_bytes())
+    return FetchedPage(url=record["url"], final_url=record["url"], status=200,
+                       headers={"Content-Type": "text/html"}, body=body,
+                       fetched_at=datetime.fromisoformat(record["crawl_date"]).replace(tzinfo=UTC),
+                       source=record["publisher"])
+
+
+@pytest.mark.skipif(not (FUNDUS / "groundtruth_flat.json").exists(),
+                    reason=f"fundus corpus not found at {FUNDUS} (shared corpora are optional)")
+def test_fundus_english_pages_body_f1() -> None:
+    records = json.loads((FUNDUS / "groundtruth_flat.json").read_text(encoding="utf-8"))
+    english = [r for r in records if r["country"] in ENGLISH]
+    scores = []
+    for record in english:
+        try:
+            text = extract_article(_fundus_page(record), min_text_chars=0).text
+        except ExtractionError:
+            text = ""
+        scores.append(token_f1(text, record["body_text"]))
+    assert len(scores) >= 50
+    assert sum(scores) / len(scores) >= 0.90
