@@ -289,3 +289,56 @@ def test_print_speed(nlp: spacy.language.Language, capsys: pytest.CaptureFixture
     with capsys.disabled():
         print(f"\nNLP speed on {len(texts)} stories ({words} words): full model nlp.pipe {bare_rate:,.0f} words/s; "
               f"newsmon analyze_texts (mentions + events) {ours_rate:,.0f} words/s")
+
+
+# --- issue 4: document-level entity rules, cyber events, processes ---------------------
+
+def test_acronym_in_parentheses_resolves_to_its_expansion(nlp: spacy.language.Language) -> None:
+    text = ("The Federal Communications Commission (FCC) voted on Monday. "
+            "Critics said the FCC ignored the public.")
+    fcc = [(m.text, m.canonical, m.label) for m in analyze_text(nlp, text).mentions if m.text == "FCC"]
+    assert fcc and set(fcc) == {("FCC", "Federal Communications Commission", "ORG")}
+
+
+def test_regulator_described_by_role_and_alias_resolve_to_one_entity(nlp: spacy.language.Language) -> None:
+    text = "Russia's communications regulator Roskomnadzor warned Google. RKN said fines would follow."
+    names = {m.text: m.canonical for m in analyze_text(nlp, text).mentions if m.watched}
+    assert names["Roskomnadzor"] == names["RKN"] == "Roskomnadzor"
+
+
+@pytest.mark.parametrize(("text", "twitter"), [
+    ("X said on Monday it would appeal.", []),  # no support: not the platform
+    ("Elon Musk said X would appeal.", ["X"]),  # "Musk"
+    ("The platform X removed the posts.", ["X"]),  # "platform"
+    ("Twitter, now called X, lost users.", ["Twitter", "X"]),  # another name of the entity
+    ("Malcolm X was born in Omaha.", []),
+])
+def test_short_alias_needs_support(nlp: spacy.language.Language, text: str, twitter: list[str]) -> None:
+    mentions = analyze_text(nlp, text).mentions
+    assert [m.text for m in mentions if m.canonical == "Twitter"] == twitter
+
+
+def test_name_found_once_is_found_again(nlp: spacy.language.Language) -> None:
+    text = "Biologist Nick Bos studies ants in Helsinki. Bos said the ants were clever. Bos left early."
+    bos = [(m.label, m.canonical) for m in analyze_text(nlp, text).mentions if m.text == "Bos"]
+    assert bos == [("PERSON", "Nick Bos"), ("PERSON", "Nick Bos")]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Criminals stole the passwords of 2 million customers from the retailer.", {"DATA_BREACH"}),
+    ("The data breach exposed the records of patients at the clinic.", {"DATA_BREACH"}),
+    ("The hospital paid a ransom after ransomware encrypted its servers.", {"RANSOMWARE"}),
+    ("Scammers posing as the bank sent emails asking for login details.", {"PHISHING"}),
+    ("Researchers discovered a critical vulnerability in the router firmware.", {"VULNERABILITY"}),
+    ("The vendor has fixed the flaw in its latest update.", {"PATCH"}),
+    ("The court found him in breach of contract.", set()),
+    ("Employees no longer have access to their records.", set()),  # a weak trigger alone
+    ("He was posing for photographs.", set()),
+])
+def test_cyber_events(nlp: spacy.language.Language, text: str, expected: set[str]) -> None:
+    assert {e.type.value for e in analyze_text(nlp, text).events} == expected
+
+
+def test_two_processes_give_the_same_analyses(nlp: spacy.language.Language) -> None:
+    texts = [(STORY, PUBLISHED), ("Hackers stole customer data from Acme Corp.", PUBLISHED)] * 3
+    assert list(analyze_texts(nlp, iter(texts), batch_size=2, processes=2)) == list(analyze_texts(nlp, texts))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
+import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
@@ -10,7 +14,7 @@ from spacy.tokens import Doc, Span
 
 from newsmon.nlp.events import extract_events
 from newsmon.nlp.normalize import normalise_name
-from newsmon.nlp.pipeline import alias_key, watch_aliases
+from newsmon.nlp.pipeline import alias_key, default_processes, watch_aliases
 from newsmon.records import Analysis, Mention
 
 # numeric and temporal entities feed events (amounts, dates), they are not mentions
@@ -18,10 +22,42 @@ VALUE_LABELS = frozenset({"DATE", "TIME", "MONEY", "PERCENT", "QUANTITY", "CARDI
 
 
 def analyze_texts(nlp: Language, items: Iterable[tuple[str, datetime | None]],
-                  batch_size: int = 16) -> Iterator[Analysis]:
-    """One Analysis per (text, published_at), in input order, holding one batch at a time."""
+                  batch_size: int = 16, processes: int | None = None) -> Iterator[Analysis]:
+    """One Analysis per (text, published_at), in input order, holding one batch at a time.
+
+    ``processes`` (default: the ``nlp.processes`` setting given to ``load_nlp``) above one
+    forks worker processes that share the loaded model; batches stream through them a few
+    at a time, so memory stays flat however many texts come in.
+    """
+    processes = processes or default_processes(nlp)
+    if processes > 1 and "fork" in multiprocessing.get_all_start_methods():
+        yield from _analyze_parallel(nlp, items, batch_size, processes)
+        return
     for doc, published_at in nlp.pipe(iter(items), as_tuples=True, batch_size=batch_size):
         yield analyze_doc(nlp, doc, published_at)
+
+
+_WORKER_NLP: list[Language] = []  # the model a forked worker inherited
+
+
+def _analyze_parallel(nlp: Language, items: Iterable[tuple[str, datetime | None]], batch_size: int,
+                      processes: int) -> Iterator[Analysis]:
+    _WORKER_NLP[:] = [nlp]  # set before forking: workers inherit it copy-on-write
+    batches = _chunks(iter(items), batch_size)
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        while window := list(itertools.islice(batches, processes * 2)):
+            for analyses in pool.map(_analyze_batch, window):
+                yield from analyses
+
+
+def _analyze_batch(batch: list[tuple[str, datetime | None]]) -> list[Analysis]:
+    nlp = _WORKER_NLP[0]
+    return [analyze_doc(nlp, doc, at) for doc, at in nlp.pipe(batch, as_tuples=True, batch_size=len(batch))]
+
+
+def _chunks(items: Iterator[tuple[str, datetime | None]], size: int) -> Iterator[list[tuple[str, datetime | None]]]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
 
 
 def analyze_text(nlp: Language, text: str, published_at: datetime | None = None) -> Analysis:
@@ -38,7 +74,11 @@ def extract_mentions(nlp: Language, doc: Doc) -> list[Mention]:
     aliases = watch_aliases(nlp)
     watched = set(aliases.values())
     mentions = [_mention(ent, aliases, watched) for ent in doc.ents if ent.label_ not in VALUE_LABELS]
+    mentions = drop_unsupported_short_aliases(doc.text, mentions, nlp)
+    resolve_acronyms(doc.text, mentions)
+    mentions = propagate_names(doc, mentions)
     resolve_surnames(mentions)
+    unify_labels(mentions)
     return mentions
 
 
@@ -70,3 +110,94 @@ def resolve_surnames(mentions: list[Mention]) -> None:
         if earlier or later:
             match = earlier[-1] if earlier else later[0]
             mention.canonical, mention.watched = match.canonical, match.watched
+
+
+# --- document-level rules: one name, one entity, one type per article ------------------
+
+_NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC", "NORP"})
+# place names recur as parts of other names ("Washington" the person, "Georgia Tech"): not propagated
+_PROPAGATED = frozenset({"PERSON", "ORG"})
+_ACRONYM = re.compile(r"\(([A-Z][A-Za-z&]{1,9})\)")
+_ACRONYM_SKIP = frozenset({"of", "the", "and", "for", "on", "in", "to", "&", "de", "des", "du"})
+# words that make an ambiguous short alias ("X" for Twitter) mean the platform
+SUPPORT_WORDS = re.compile(r"\b(?:platform|social (?:network|media)|tweets?|posts?|app|users|followers|Musk)\b",
+                           re.IGNORECASE)
+AMBIGUOUS_ALIAS_MAX = 2  # aliases this short are ambiguous ("X", "VK")
+
+
+def drop_unsupported_short_aliases(text: str, mentions: list[Mention], nlp: Language) -> list[Mention]:
+    """A watched mention by a short alias ("X") counts only with support in the article:
+
+    another name of the same entity, or a word such as "platform", "social network", "Musk".
+    """
+    def short(m: Mention) -> bool:
+        return m.watched and len(m.text) <= AMBIGUOUS_ALIAS_MAX and m.text != m.canonical
+
+    if not any(short(m) for m in mentions):
+        return mentions
+    named = {m.canonical for m in mentions if m.watched and not short(m)}
+    supported = bool(SUPPORT_WORDS.search(text))
+    return [m for m in mentions if not short(m) or supported or m.canonical in named]
+
+
+def resolve_acronyms(text: str, mentions: list[Mention]) -> None:
+    """"the Federal Communications Commission (FCC)": every "FCC" takes the expansion's name and type."""
+    expansions: dict[str, Mention] = {}
+    for match in _ACRONYM.finditer(text):
+        before = [m for m in mentions if m.end <= match.start() and text[m.end:match.start()].strip() == ""]
+        if before and before[-1].label in _NAME_LABELS and _initials_match(match[1], before[-1].text):
+            expansions.setdefault(match[1], before[-1])
+    for mention in mentions:
+        expansion = expansions.get(mention.text)
+        if expansion is not None and not mention.watched:
+            mention.canonical, mention.label, mention.watched = expansion.canonical, expansion.label, expansion.watched
+
+
+def _initials_match(acronym: str, name: str) -> bool:
+    words = [w for w in re.findall(r"[\w&]+", name) if w.lower() not in _ACRONYM_SKIP]
+    capitals = "".join(c for c in acronym if c.isupper())
+    return "".join(w[0].upper() for w in words) == capitals
+
+
+def propagate_names(doc: Doc, mentions: list[Mention]) -> list[Mention]:
+    """Later (or earlier) occurrences of a name the model found once are mentions too.
+
+    Exact case, whole words; a full person name also lends its surname ("Nick Bos" -> "Bos");
+    an acronym resolved above is found wherever it recurs.
+    """
+    names: dict[str, Mention] = {}
+    for m in mentions:
+        if m.label in _PROPAGATED and m.text[:1].isupper() and len(m.text) > 2:
+            names.setdefault(m.text, m)
+            if m.label == "PERSON" and " " in m.text:
+                names.setdefault(m.text.split()[-1], m)
+    if not names:
+        return mentions
+    taken = [False] * (len(doc.text) + 1)
+    for m in mentions:
+        taken[m.start:m.end] = [True] * (m.end - m.start)
+    pattern = re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+                         + r")(?![\w-])")
+    added = []
+    for match in pattern.finditer(doc.text):
+        if any(taken[match.start():match.end()]):
+            continue
+        source = names[match[0]]
+        span = doc.char_span(match.start(), match.end(), alignment_mode="contract")
+        if span is None or not span.text:
+            continue
+        canonical = source.canonical if match[0] == source.text else match[0]
+        added.append(Mention(text=match[0], label=source.label, start=match.start(), end=match.end(),
+                             sentence=span.sent.text.strip(), canonical=canonical, watched=source.watched))
+    return sorted(mentions + added, key=lambda m: m.start) if added else mentions
+
+
+def unify_labels(mentions: list[Mention]) -> None:
+    """Mentions of one canonical name share its most frequent type (first seen on a tie)."""
+    votes: dict[str, Counter[str]] = {}
+    for m in mentions:
+        if m.label in _NAME_LABELS:
+            votes.setdefault(m.canonical, Counter())[m.label] += 1
+    for m in mentions:
+        if m.label in _NAME_LABELS and m.canonical in votes:
+            m.label = votes[m.canonical].most_common(1)[0][0]

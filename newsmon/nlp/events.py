@@ -38,9 +38,61 @@ class Trigger:
     lemma: str
     pos: tuple[str, ...]
     needs: tuple[str, ...] = ()  # one of these lemmas must be a dependent (or prep object)
+    near: tuple[str, ...] = ()  # one of these lemmas (or word forms) must be in the same sentence
+    weight: float = 1.0  # below one: needs corroboration from other events of the type in the article
 
 
 T = EventType
+_ANY = ("NOUN", "PROPN", "VERB", "ADJ")  # "phishing" and "ransomware" get every tag
+# what a data breach takes; the weaker verbs (access, compromise, expose) need the narrow list
+_DATA = ("data", "datum", "information", "record", "credential", "password", "detail", "database",
+         "account", "pii", "username", "login")
+_DATA_VERBS = ("leak", "dump")  # weak alone, strong with data as their argument
+_DATA_WIDE = (*_DATA, "email", "card", "file", "document", "number", "address")
+_HACK_CONTEXT = ("hacker", "hack", "attacker", "cyberattack", "attack", "intrusion", "unauthorized",
+                 "unauthorised", "stolen", "steal", "expose", "compromise", "notify", "notification")
+_FLAWS = ("vulnerability", "flaw", "bug", "hole", "loophole", "weakness", "cve", "zero-day", "exploit",
+          "issue", "vulnerable")
+_FIX_VERBS = ("patch", "fix", "address", "resolve", "plug", "remediate", "mitigate", "close", "correct")
+_FIXES = ("patch", "update", "fix", "upgrade", "firmware", "hotfix")
+_DISCOVERY = ("discover", "find", "found", "disclose", "disclosure", "report", "reveal", "identify",
+              "uncover", "spot", "detect", "publish", "affect", "exploit", "exist", "reside", "allow",
+              "enable", "lead", "let", "abuse", "attacker", "remote", "researcher", "could", "can", "impact",
+              "trigger", "execute", "leverage", "tracked", "dub", "name", "critical", "severe")
+_LURES = ("email", "e-mail", "message", "text", "sms", "link", "attachment", "user", "victim", "customer",
+          "recipient", "login", "credential", "password", "account", "website", "page", "site", "bank")
+_RANSOM_FAMILIES = ("wannacry", "wannacrypt", "notpetya", "petya", "locky", "cerber", "cryptolocker",
+                    "cryptowall", "samsam", "gandcrab", "ryuk", "badrabbit", "teslacrypt", "jigsaw", "crysis",
+                    "dharma", "spora", "globeimposter", "sodinokibi", "revil", "maze")
+# CASIE's five cyber event types (data breach, ransom, phishing, vulnerability discovery,
+# patch): general trigger words, each with the context that makes it that event
+SECURITY_TRIGGERS: tuple[Trigger, ...] = (
+    Trigger(T.DATA_BREACH, "breach", _NOUN, ("datum", "data", "security")),
+    Trigger(T.DATA_BREACH, "breach", _NOUN, near=_HACK_CONTEXT + _DATA),
+    *(Trigger(T.DATA_BREACH, verb, _ANY, near=_DATA_WIDE)
+      for verb in ("steal", "stole", "stolen", "theft", "exfiltrate", "exfiltration", "harvest", "siphon")),
+    Trigger(T.DATA_BREACH, "expose", _ANY, near=_DATA),
+    # common words in any security story: they count when the article says more
+    *(Trigger(T.DATA_BREACH, verb, _ANY, near=_DATA, weight=0.5)
+      for verb in ("leak", "dump", "compromise", "hack", "obtain", "access", "scrape")),
+    Trigger(T.RANSOMWARE, "ransomware", _ANY),
+    Trigger(T.RANSOMWARE, "ransom", _ANY),
+    *(Trigger(T.RANSOMWARE, word, _ANY) for word in ("extort", "extortion", *_RANSOM_FAMILIES)),
+    *(Trigger(T.PHISHING, word, _ANY) for word in ("phishing", "phish", "spear-phishing", "smishing", "vishing")),
+    # deception: posing as someone else is how phishing works
+    *(Trigger(T.PHISHING, verb, _VERB, ("as", "be", "like"))
+      for verb in ("pose", "masquerade", "purport", "pretend", "disguise", "portray")),
+    *(Trigger(T.PHISHING, verb, _VERB) for verb in ("impersonate", "imitate", "spoof")),
+    Trigger(T.PHISHING, "claim", _VERB, ("be",), near=_LURES, weight=0.5),
+    *(Trigger(T.PHISHING, verb, _ANY, near=_LURES, weight=0.5)
+      for verb in ("trick", "lure", "dupe", "fool", "scam", "spoofing", "mislead", "deceive", "convince")),
+    *(Trigger(T.VULNERABILITY, noun, _ANY, near=_DISCOVERY) for noun in ("vulnerability", "flaw", "zero-day", "cve")),
+    *(Trigger(T.VULNERABILITY, noun, _ANY, near=_DISCOVERY, weight=0.5) for noun in ("bug", "loophole")),
+    *(Trigger(T.PATCH, verb, _ANY) for verb in ("patch", "hotfix")),
+    *(Trigger(T.PATCH, verb, _ANY, near=_FLAWS) for verb in ("fix", "plug", "remediate", "update")),
+    *(Trigger(T.PATCH, verb, _ANY, near=_FLAWS, weight=0.5) for verb in ("address", "resolve", "mitigate")),
+    *(Trigger(T.PATCH, verb, _VERB, near=_FIXES, weight=0.5) for verb in ("release", "issue", "roll", "push", "ship")),
+)
 # The trigger lexicon: the one table to extend.
 TRIGGERS: tuple[Trigger, ...] = (
     *(Trigger(T.LAW, verb, _VERB, _LAW_NOUNS) for verb in ("sign", "pass", "adopt", "approve", "enact", "ratify")),
@@ -56,41 +108,87 @@ TRIGGERS: tuple[Trigger, ...] = (
     Trigger(T.COURT_ACTION, "open", _VERB, ("case", "proceedings")),
     Trigger(T.COURT_ACTION, "file", _VERB, ("lawsuit", "suit", "complaint", "case")),
     Trigger(T.COURT_ACTION, "convict", _VERB), Trigger(T.COURT_ACTION, "sentence", _VERB),
-    Trigger(T.DATA_BREACH, "breach", _NOUN, ("datum", "data", "security")),
-    Trigger(T.DATA_BREACH, "leak", _NOUN + _VERB, ("datum", "data", "record", "information")),
-    Trigger(T.DATA_BREACH, "hack", _VERB),
-    Trigger(T.RANSOMWARE, "ransomware", _NOUN),
-    Trigger(T.PHISHING, "phishing", _NOUN + _VERB),
-    Trigger(T.VULNERABILITY, "vulnerability", _NOUN),
-    Trigger(T.PATCH, "patch", _VERB + _NOUN),
+    *SECURITY_TRIGGERS,
 )
 
+_CAPABILITIES = frozenset({"may", "might", "could", "can", "would", "allow", "enable", "let", "permit", "help",
+                           "vulnerable", "attempt", "try", "design", "aim", "intend", "goal", "able"})
 _HEDGES = frozenset({"may", "might", "could", "would", "threaten", "consider", "plan", "propose", "seek", "want"})
 _UNDERGOERS = frozenset({"face", "pay", "receive", "get", "risk", "incur"})  # "Google faces a fine"
 _BASIS_HEADS = frozenset({"law", "act", "code", "decree", "regulation", "directive"})
+_BREACHABLE_RULES = frozenset({*_BASIS_HEADS, "contract", "agreement", "duty", "obligation", "rule", "trust",
+                               "peace", "condition", "term", "covenant", "promise", "etiquette"})
 _NOT_BASIS = frozenset({"new", "same", "this", "that", "such", "a", "an", "the", "draft"})
 # event types that carry a sum of money; a ban next to a fine does not take the fine's amount
 # objects that name a procedure, not a party: the party follows ("a case against Google")
 _FORMAL_OBJECTS = frozenset({"case", "proceedings", "lawsuit", "suit", "complaint", "access"})
+# types whose trigger may be a participle modifier: "stolen data", "leaked records"
+_MODIFIER_TYPES = frozenset({T.DATA_BREACH, T.RANSOMWARE, T.PHISHING, T.VULNERABILITY, T.PATCH})
+# types where "could steal", "can encrypt" describes malware rather than reports an incident
+_CAPABILITY_TYPES = frozenset({T.DATA_BREACH, T.RANSOMWARE})
 _AMOUNT_TYPES = frozenset({T.FINE, T.COURT_ACTION, T.DATA_BREACH, T.RANSOMWARE})
 
 
 def extract_events(nlp: Language, doc: Doc, mentions: list[Mention],
                    published_at: datetime | None = None) -> list[Event]:
-    """Events of an analysed doc; at most one per (type, sentence)."""
+    """Events of an analysed doc; at most one per (type, sentence), the strongest trigger's.
+
+    A weak trigger ("accessed the records", "could steal passwords") counts only when the
+    article corroborates it: the weights of a type's events must add up to one.
+    """
     sents = _trigger_sentences(nlp, doc)
     if not sents:
         return []
     parsed = _parse(nlp, doc, sents)
-    events: list[Event] = []
-    seen: set[tuple[EventType, int]] = set()
+    found = find_triggers(nlp, parsed)
+    totals: dict[EventType, float] = {}
+    for weight, trigger, _, _ in found:
+        totals[trigger.type] = totals.get(trigger.type, 0.0) + weight
+    return [_event(trigger, token, sents[index], parsed[index], mentions, published_at, weight)
+            for weight, trigger, token, index in found if totals[trigger.type] >= 1.0]
+
+
+def find_triggers(nlp: Language, parsed: list[Span]) -> list[tuple[float, Trigger, Token, int]]:
+    """(weight, trigger, token, sentence index): the strongest per (type, sentence), in text order."""
+    best: dict[tuple[EventType, int], tuple[float, Trigger, Token, int]] = {}
+    starts = [p.start for p in parsed]
     for trigger, token in _match(nlp, parsed):
-        index = bisect.bisect_right([p.start for p in parsed], token.i) - 1
-        if (trigger.type, index) in seen or not _applies(trigger, token):
+        index = bisect.bisect_right(starts, token.i) - 1
+        if not _applies(trigger, token, parsed[index]):
             continue
-        seen.add((trigger.type, index))
-        events.append(_event(trigger, token, sents[index], parsed[index], mentions, published_at))
-    return events
+        weight = _weight(trigger, token)
+        key = (trigger.type, index)
+        if key not in best or weight > best[key][0]:
+            best[key] = (weight, trigger, token, index)
+    return sorted(best.values(), key=lambda found: found[2].i)
+
+
+def _weight(trigger: Trigger, token: Token) -> float:
+    """The trigger's strength, halved for a mere capability ("could allow attackers to steal")."""
+    weight = trigger.weight
+    if trigger.lemma in _DATA_VERBS and _takes_data(token):
+        weight = 1.0  # "leaked customer data", "records were accessed": the data is the argument
+    if trigger.type in _CAPABILITY_TYPES and _capability(token):
+        return weight / 2
+    return weight
+
+
+def _takes_data(token: Token) -> bool:
+    args = [c for c in token.children if c.dep_ in ("dobj", "nsubjpass")]
+    if token.dep_ in ("amod", "acl") or (token.dep_ == "compound" and token.pos_ != "VERB"):
+        args.append(token.head)  # "leaked records", "data leak"
+    return any(arg.lemma_.lower() in _DATA[:6] for arg in args)
+
+
+def _capability(token: Token) -> bool:
+    node = token
+    for _ in range(4):
+        if node.lemma_ in _CAPABILITIES or any(c.lemma_ in _CAPABILITIES and c.dep_ == "aux" for c in node.children):
+            return True
+        if node.head is node:
+            return False
+        node = node.head
+    return False
 
 
 def _trigger_sentences(nlp: Language, doc: Doc) -> list[Span]:
@@ -105,7 +203,8 @@ def _trigger_sentences(nlp: Language, doc: Doc) -> list[Span]:
     out = []
     for sent in doc.sents:
         words = set(lowers[sent.start:sent.end].tolist())
-        if any(words & forms and (not needs or words & needs) for forms, needs in resources.prefilter):
+        if any(words & forms and (not needs or words & needs) and (not near or words & near)
+               for forms, needs, near in resources.prefilter):
             out.append(sent)
     return out
 
@@ -137,17 +236,41 @@ def _match(nlp: Language, parsed: list[Span]) -> list[tuple[Trigger, Token]]:
     return found
 
 
-def _applies(trigger: Trigger, token: Token) -> bool:
-    if token.dep_ in ("amod", "compound") and token.pos_ == "VERB":
-        return False  # "banned content" is not a ban
+def _applies(trigger: Trigger, token: Token, sent: Span) -> bool:
+    if token.dep_ in ("amod", "compound") and token.pos_ == "VERB" and trigger.type not in _MODIFIER_TYPES:
+        return False  # "banned content" is not a ban (but "stolen data" is a breach)
     if any(child.dep_ == "neg" for child in token.children):
+        return False
+    if trigger.type is T.DATA_BREACH and _prep_object_lemma(token, "of") in _BREACHABLE_RULES:
+        return False  # "a breach of the personal data law" is an offence, not a data breach
+    if trigger.type is T.VULNERABILITY and _is_fixed(token):
+        return False  # "fixed 334 vulnerabilities" is a patch; "vulnerability scan" no flaw
+    if trigger.near and not any(t.lemma_.lower() in trigger.near or t.lower_ in trigger.near
+                                for t in sent if t is not token):
         return False
     if not trigger.needs:
         return True
     if not token.doc.has_annotation("DEP"):
         window = token.doc[max(token.i - 3, 0):token.i + 4]
         return any(t.lemma_.lower() in trigger.needs for t in window)
-    return any(t.lemma_.lower() in trigger.needs or t.lower_ in trigger.needs for t in _dependents(token))
+    following = token.doc[token.i + 1:token.i + 2]  # "posing as", however the parser attached "as"
+    return any(t.lemma_.lower() in trigger.needs or t.lower_ in trigger.needs
+               for t in [*_dependents(token), *following])
+
+
+def _prep_object_lemma(token: Token, prep: str) -> str | None:
+    for child in token.children:
+        if child.dep_ == "prep" and child.lower_ == prep:
+            pobj = next((c for c in child.children if c.dep_ == "pobj"), None)
+            return pobj.lemma_.lower() if pobj is not None else None
+    return None
+
+
+def _is_fixed(token: Token) -> bool:
+    if token.dep_ == "compound":
+        return True
+    verb = _governing_verb(token)
+    return verb is not None and verb.lemma_.lower() in _FIX_VERBS
 
 
 def _dependents(token: Token) -> list[Token]:
@@ -161,7 +284,7 @@ def _dependents(token: Token) -> list[Token]:
 
 
 def _event(trigger: Trigger, token: Token, sent: Span, parsed: Span, mentions: list[Mention],
-           published_at: datetime | None) -> Event:
+           published_at: datetime | None, weight: float = 1.0) -> Event:
     names = _MentionIndex(sent, parsed, mentions)
     actor, target = _roles(trigger, token, names) if parsed.doc.has_annotation("DEP") else _nearest(token, names)
     at = token.i - parsed.start  # the trigger's position in the sentence
@@ -171,7 +294,7 @@ def _event(trigger: Trigger, token: Token, sent: Span, parsed: Span, mentions: l
         type=trigger.type, trigger=_trigger_text(token), sentence=sent.text.strip(), start=start, end=end,
         actor=actor, target=target, amount=amount[0], currency=amount[1],
         date=_date(sent, at, published_at), legal_basis=_legal_basis(parsed),
-        confidence=0.4 if _hedged(token) else 0.7,
+        confidence=0.4 if _hedged(token) or weight < 1.0 else 0.7,
     )
 
 
@@ -351,7 +474,7 @@ class _Resources:
     matcher: Matcher  # candidate trigger words, by lemma or inflected form
     by_word: dict[str, list[Trigger]]  # lemma or inflected form -> triggers
     form_ids: numpy.ndarray  # LOWER ids of every inflected trigger form
-    prefilter: list[tuple[frozenset[int], frozenset[int]]]  # (trigger form ids, needed argument ids)
+    prefilter: list[tuple[frozenset[int], frozenset[int], frozenset[int]]]  # (trigger, argument, context ids)
 
 
 _RESOURCES: weakref.WeakKeyDictionary[Language, _Resources] = weakref.WeakKeyDictionary()
@@ -369,11 +492,14 @@ def _resources(nlp: Language) -> _Resources:
         # two set patterns rather than one per word: the Matcher's cost grows with patterns
         matcher.add("TRIGGER", [[{"LEMMA": {"IN": lemmas}}], [{"LOWER": {"IN": sorted(by_word)}}]])
         ids = _ids(nlp, by_word)
-        prefilter = [(_ids(nlp, inflect(t.lemma)), _ids(nlp, {f for n in t.needs for f in inflect(n)} | set(t.needs)))
-                     for t in TRIGGERS]
+        prefilter = [(_ids(nlp, inflect(t.lemma)), _forms(nlp, t.needs), _forms(nlp, t.near)) for t in TRIGGERS]
         form_ids = numpy.array(sorted(ids), dtype="uint64")
         _RESOURCES[nlp] = _Resources(matcher, by_word, form_ids, list(dict.fromkeys(prefilter)))
     return _RESOURCES[nlp]
+
+
+def _forms(nlp: Language, lemmas: Iterable[str]) -> frozenset[int]:
+    return _ids(nlp, {form for lemma in lemmas for form in inflect(lemma)})
 
 
 def _ids(nlp: Language, words: Iterable[str]) -> frozenset[int]:

@@ -27,6 +27,7 @@ _APOSTROPHES = ("'s", "’s", "ʼs")
 
 _CACHE: dict[tuple[str, tuple[tuple[str, str, tuple[str, ...]], ...]], Language] = {}
 _ALIASES: weakref.WeakKeyDictionary[Language, dict[str, str]] = weakref.WeakKeyDictionary()
+_PROCESSES: weakref.WeakKeyDictionary[Language, int] = weakref.WeakKeyDictionary()
 
 
 def load_nlp(settings: NlpSettings, watchlist: list[WatchEntity]) -> Language:
@@ -40,7 +41,13 @@ def load_nlp(settings: NlpSettings, watchlist: list[WatchEntity]) -> Language:
         nlp = _load_model(settings.model)
         add_watchlist_ruler(nlp, watchlist)
         _CACHE[key] = nlp
+    _PROCESSES[_CACHE[key]] = settings.processes
     return _CACHE[key]
+
+
+def default_processes(nlp: Language) -> int:
+    """The ``nlp.processes`` setting last given to ``load_nlp`` for this pipeline (else 1)."""
+    return _PROCESSES.get(nlp, 1)
 
 
 def _load_model(name: str) -> Language:
