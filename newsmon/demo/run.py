@@ -24,7 +24,7 @@ WATCHLIST = [
     {"name": "Facebook", "type": "ORG", "aliases": ["Meta"]},
 ]
 RULE = {"name": "russian-regulator", "entities": {"any": ["Roskomnadzor"]},
-        "query": "Twitter OR Telegram OR Google OR Facebook", "notify": ["demo-webhook"]}
+        "query": "Twitter OR Google OR Facebook", "notify": ["demo-webhook"]}
 
 
 def demo_config(database: str, site_url: str, webhook_url: str) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""newsmon's spiders: `feeds` (RSS, Atom and JSON feeds)."""

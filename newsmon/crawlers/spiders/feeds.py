@@ -1,0 +1,195 @@
+"""The feed spider: poll each feed source, follow the entries not stored yet.
+
+    scrapy crawl feeds                   # every source of kind feed
+    scrapy crawl feeds -a source=NAME    # one source (or NAME1,NAME2)
+
+It only talks to the network: feeds are read by `newsmon.crawlers.feeds.parse_feed`, pages are
+handed on as `FetchedPage` items to the item pipeline, which extracts and stores them. The
+repository is used for the crawl state only (validators, known URLs, per-source outcome).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
+from twisted.python.failure import Failure
+
+from newsmon.config import Config, Source
+from newsmon.crawlers.config import config_from_settings, select_feed_sources
+from newsmon.crawlers.feeds import ParsedFeed, parse_feed
+from newsmon.crawlers.stats import ENTRY_META, SOURCE_META, describe_failure, is_transient, stat_key
+from newsmon.extract import canonical_url
+from newsmon.records import FeedEntry, FetchedPage
+from newsmon.storage.repository import Repository, open_repository
+
+log = logging.getLogger(__name__)
+
+
+class FeedsSpider(scrapy.Spider):
+    name = "feeds"
+
+    def __init__(self, source: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source_names = [s.strip() for s in source.split(",") if s.strip()] if source else None
+        self.config: Config
+        self.sources: list[Source] = []
+        self.repo: Repository | None = None
+        self.outcomes: dict[str, SourceOutcome] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> FeedsSpider:
+        spider: FeedsSpider = super().from_crawler(crawler, *args, **kwargs)
+        spider.config = config_from_settings(crawler.settings)
+        spider.sources = select_feed_sources(spider.config, spider.source_names)  # fail before crawling
+        crawler.signals.connect(spider.on_closed, signal=signals.spider_closed)
+        return spider
+
+    async def start(self) -> AsyncIterator[Any]:
+        if not self.sources:
+            log.warning("no feed sources configured")
+        self.repo = open_repository(self.config.database, upgrade=True)
+        for source in self.sources:
+            self.outcomes[source.name] = SourceOutcome(source.name)
+            yield self.feed_request(source)
+
+    def feed_request(self, source: Source) -> scrapy.Request:
+        """A conditional GET using the validators stored by the last successful poll."""
+        assert self.repo is not None
+        state = self.repo.get_source_state(source.name)
+        headers = {"Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
+                             "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"}
+        if state.etag:
+            headers["If-None-Match"] = state.etag
+        if state.last_modified:
+            headers["If-Modified-Since"] = state.last_modified
+        return scrapy.Request(source.url, headers=headers, callback=self.parse_feed_response,
+                              errback=self.on_feed_error, dont_filter=True,
+                              meta={SOURCE_META: source.name, "handle_httpstatus_list": [304]})
+
+    async def parse_feed_response(self, response: Response) -> AsyncIterator[scrapy.Request]:
+        outcome = self.outcomes[response.meta[SOURCE_META]]
+        outcome.feed_status = response.status
+        outcome.etag = response.headers.get("ETag", b"").decode("latin-1") or None
+        outcome.last_modified = response.headers.get("Last-Modified", b"").decode("latin-1") or None
+        self.set_stat(outcome.name, "feed_status", response.status)
+        if response.status == 304:
+            outcome.ok = True  # nothing changed since the last poll
+            return
+        # feedparser is slow on big feeds: keep the reactor free for downloads meanwhile
+        feed = await maybe_deferred_to_future(deferToThread(
+            parse_feed, response.body, response.url, headers_as_dict(response)))
+        if not feed.ok:
+            self.fail_source(outcome.name, feed.error or "unreadable feed")
+            return
+        outcome.ok = True
+        for entry in self.new_entries(outcome.name, feed):
+            yield scrapy.Request(entry.link, callback=self.parse_article, errback=self.on_article_error,
+                                 meta={SOURCE_META: outcome.name, ENTRY_META: entry})
+
+    def new_entries(self, source: str, feed: ParsedFeed) -> list[FeedEntry]:
+        """Entries whose link (as given or canonical) led to no stored article, up to the cap."""
+        assert self.repo is not None
+        by_link = {entry.link: entry for entry in feed.entries}
+        canonical = {link: canonical_url(link) for link in by_link}
+        known = self.repo.known_urls([*by_link, *canonical.values()])
+        fresh = [e for link, e in by_link.items() if link not in known and canonical[link] not in known]
+        limit = self.config.crawl.max_articles_per_source
+        self.set_stat(source, "entries", len(feed.entries))
+        self.set_stat(source, "new_links", min(len(fresh), limit))
+        if feed.bozo:
+            log.info("%s: feed read despite: %s", source, feed.bozo)
+        return fresh[:limit]
+
+    def parse_article(self, response: Response) -> Iterator[FetchedPage]:
+        requested = (response.meta.get("redirect_urls") or [response.request.url])[0]
+        yield FetchedPage(url=requested, final_url=response.url, status=response.status,
+                          headers=headers_as_dict(response), body=response.body,
+                          fetched_at=datetime.now(timezone.utc), source=response.meta[SOURCE_META],
+                          entry=response.meta.get(ENTRY_META))
+
+    def on_feed_error(self, failure: Failure) -> None:
+        source = failure.request.meta[SOURCE_META]
+        self.outcomes[source].feed_status = _status_of(failure)
+        self.set_stat(source, "feed_status", self.outcomes[source].feed_status)
+        self.fail_source(source, f"feed {failure.request.url}: {self.describe(failure)}")
+
+    def on_article_error(self, failure: Failure) -> None:
+        source = failure.request.meta[SOURCE_META]
+        reason = self.describe(failure)
+        log.warning("%s: article %s not fetched: %s", source, failure.request.url, reason)
+        self.inc_stat(source, "failed_requests")
+        if is_transient(failure):
+            self.outcomes[source].transient_failures += 1
+        self.set_stat(source, "last_request_error", f"{failure.request.url}: {reason}")
+
+    def fail_source(self, source: str, reason: str) -> None:
+        log.error("%s: source failed: %s", source, reason)
+        self.outcomes[source].ok, self.outcomes[source].error = False, reason
+        self.set_stat(source, "error", reason)
+
+    def describe(self, failure: Failure) -> str:
+        return describe_failure(failure, self.config.crawl.max_bytes)
+
+    def on_closed(self, spider: scrapy.Spider, reason: str) -> None:
+        """Record each source's outcome (validators only on success) and let go of the database."""
+        if self.repo is None:
+            return
+        try:
+            for outcome in self.outcomes.values():
+                error = outcome.error or (None if outcome.ok else f"crawl ended ({reason}) before the feed was read")
+                self.set_stat(outcome.name, "ok", outcome.ok)
+                self.repo.record_source_result(outcome.name, outcome.ok, error, *outcome.validators())
+        finally:
+            self.repo.close()
+
+    def set_stat(self, source: str, name: str, value: Any) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.set_value(stat_key(source, name), value)
+
+    def inc_stat(self, source: str, name: str) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(stat_key(source, name))
+
+
+@dataclass(slots=True)
+class SourceOutcome:
+    """How one source's poll went, filled in as responses arrive."""
+
+    name: str
+    ok: bool = False
+    error: str | None = None
+    feed_status: int | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    transient_failures: int = 0  # article downloads that may work next time (timeouts, 5xx...)
+
+    def validators(self) -> tuple[str | None, str | None]:
+        """ETag and Last-Modified to keep for the next conditional GET.
+
+        Withheld (the previous ones stay) when articles failed for a passing reason: a 304 next
+        time would otherwise hide those links until the feed changes.
+        """
+        if self.transient_failures:
+            return None, None
+        return self.etag, self.last_modified
+
+
+def headers_as_dict(response: Response) -> dict[str, str]:
+    """Response headers as a plain str dict (repeated headers joined with ', ')."""
+    return {key.decode("latin-1"): b", ".join(values).decode("latin-1")
+            for key, values in response.headers.items()}
+
+
+def _status_of(failure: Failure) -> int | None:
+    response = getattr(failure.value, "response", None)
+    return getattr(response, "status", None)
