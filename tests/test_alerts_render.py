@@ -46,6 +46,7 @@ def test_markdown_body() -> None:
     assert body_format == "markdown"
     assert body == (
         "**Putin Orders Twitter to Open Russian Office**\n"
+        "\n"
         "Rule **russian-regulator** matched:\n"
         "- entity *Roskomnadzor*: **Roskomnadzor**, the communications regulator, may punish violators "
         "with **fines** and advertising bans.\n"
@@ -54,6 +55,7 @@ def test_markdown_body() -> None:
         "- query *twitter OR telegram*: Russia slowed down **Twitter** in May.\n"
         "\n"
         "example-news · 2021-07-01 09:30 UTC (date from json-ld) · 3 sources\n"
+        "\n"
         "[Read the article](https://news.example/putin-twitter)\n"
     )
 

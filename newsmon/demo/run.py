@@ -86,12 +86,22 @@ def _show(console: Console, config: Any, report: Any, messages: list[dict[str, A
 
 
 def _show_entities(console: Console, repo: Any) -> None:
+    from rich.table import Table
+
     from newsmon.query import parse_query
     from newsmon.storage.search import SearchFilter, search_articles
 
-    hits = search_articles(repo, SearchFilter(query=parse_query("Roskomnadzor"), limit=5))
-    for hit in hits:
-        analysis = repo.load_analysis(hit.article_id)
-        watched = sorted({m.canonical for m in analysis.mentions if m.watched})
-        console.print(f"[bold]{hit.title}[/]: watch-list entities {', '.join(watched) or 'none'}; "
-                      f"{len(analysis.mentions)} mentions, {len(analysis.events)} events")
+    hits = search_articles(repo, SearchFilter(query=parse_query("Roskomnadzor AND Twitter"), limit=1))
+    if not hits:
+        return
+    analysis = repo.load_analysis(hits[0].article_id)
+    watched = sorted({m.canonical for m in analysis.mentions if m.watched})
+    console.print(f"[bold]{hits[0].title}[/]: {len(analysis.mentions)} entity mentions; "
+                  f"watch list: {', '.join(watched)}")
+    table = Table(title="events found in it", header_style="bold")
+    for column in ("type", "trigger", "actor", "target", "amount", "date"):
+        table.add_column(column)
+    for e in analysis.events:
+        amount = f"{e.amount:,.0f} {e.currency or ''}" if e.amount else ""
+        table.add_row(e.type.value, e.trigger, e.actor or "", e.target or "", amount, e.date or "")
+    console.print(table)
