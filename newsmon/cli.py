@@ -6,7 +6,6 @@ Exit codes: 0 ok, 1 failure (including a failed delivery or source), 2 usage or 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from dataclasses import asdict
@@ -56,8 +55,6 @@ def _setup_logging(verbose: int, quiet: bool, log_file: str | None) -> None:
         handler.addFilter(_Secrets())
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=handlers, force=True)
-    # the crawl runs in a child process (a fresh Twisted reactor each time): same verbosity there
-    os.environ["NEWSMON_LOG_LEVEL"] = logging.getLevelName(level)
 
 
 class State:

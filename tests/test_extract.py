@@ -261,7 +261,7 @@ def _fundus_scores(record: dict, article: Article | None) -> tuple[float, float,
 @pytest.mark.skipif(not (FUNDUS / "groundtruth_flat.json").exists(),
                     reason=f"fundus corpus not found at {FUNDUS} (shared corpora are optional)")
 def test_fundus_english_pages_quality() -> None:
-    """The level bench/extraction.py measured (0.968, 0.824, 1.000, 0.878), less a small margin."""
+    """The level bench/extraction.py measured (0.968, 0.835, 1.000, 0.961), less a small margin."""
     records = json.loads((FUNDUS / "groundtruth_flat.json").read_text(encoding="utf-8"))
     english = [r for r in records if r["country"] in ENGLISH]
     scores = []
@@ -273,7 +273,7 @@ def test_fundus_english_pages_quality() -> None:
         scores.append(_fundus_scores(record, article))
     assert len(scores) >= 80
     body, title, day, authors = (sum(column) / len(scores) for column in zip(*scores, strict=True))
-    assert (body >= 0.96, title >= 0.80, day >= 0.98, authors >= 0.86) == (True, True, True, True), \
+    assert (body >= 0.96, title >= 0.82, day >= 0.98, authors >= 0.94) == (True, True, True, True), \
         (body, title, day, authors)
 
 
@@ -349,3 +349,56 @@ def test_choose_text_prefers_a_longer_opinion_only_when_it_contains_the_precise_
 def test_boilerplate_lines_are_dropped() -> None:
     text = "Acme fined\nThe regulator fined Acme.\nRead more: Other story\nAdvertisement\nRelated to this, more."
     assert drop_boilerplate_lines(text, ["Acme fined"]) == "The regulator fined Acme.\nRelated to this, more."
+
+
+def _ld(author: str) -> str:
+    return ('<script type="application/ld+json">{"@type": "NewsArticle", "headline": "Regulator fines Acme", '
+            f'"author": {author}}}</script>')
+
+
+@pytest.mark.parametrize(("head", "expected"), [
+    # no person credited: the credited organisation is the author
+    (_ld('{"@type": "NewsMediaOrganization", "name": "Wire Service News"}'), ["Wire Service News"]),
+    (_ld('{"@type": "Person", "name": "Demo Daily"}'), ["Demo Daily"]),
+    ('<meta name="author" content="By The Demo Daily">', ["The Demo Daily"]),
+    # a person credited: the site's own name goes, another organisation stays
+    (_ld('[{"@type": "Person", "name": "Jane Doe"}, {"@type": "Organization", "name": "Demo Daily"}]'),
+     ["Jane Doe"]),
+    (_ld('[{"@type": "Person", "name": "Jane Doe"}, {"@type": "Person", "name": "AP"}]'), ["Jane Doe", "AP"]),
+    # a person typed as both is a person; an organisation that is not the site is not the author alone
+    (_ld('{"@type": ["Person", "Organization"], "name": "Jane Doe"}'), ["Jane Doe"]),
+    ('<meta name="author" content="Acme Holdings">', ["Acme Holdings"]),
+])
+def test_authors_fall_back_to_the_credited_organisation(head: str, expected: list[str]) -> None:
+    site = '<meta property="og:site_name" content="Demo Daily">'
+    page = _synthetic(head + site, f"<article>{_PARAS}</article>")
+    assert extract_article(page).authors == expected
+
+
+def test_byline_line_in_the_text_credits_people_when_the_markup_credits_only_the_site() -> None:
+    body = f"<article><p>…as villagers cry foul</p><p>Jane Doe/John Roe</p>{_PARAS}</article>"
+    head = '<meta name="author" content="Demo Daily"><meta property="og:site_name" content="Demo Daily">'
+    page = _synthetic(head, body)
+    article = extract_article(page)
+    assert article.authors == ["Jane Doe", "John Roe"]
+    assert "John Roe" not in article.text and article.text.startswith("…as villagers cry foul")
+
+
+@pytest.mark.parametrize(("head", "h1", "expected"), [
+    # JSON-LD's headline stays first even when og:title and the <h1> agree on another one
+    (_ld('"x"').replace("Regulator fines Acme", "Acme fined by regulator on Monday")
+     + '<meta property="og:title" content="Regulator fines Acme again">',
+     "Regulator fines Acme again", "Acme fined by regulator on Monday"),
+    # the spelling most sources use wins (typed quotes in og:title only)
+    (_ld('"x"').replace("Regulator fines Acme", "Acme’s fine")
+     + '<meta property="og:title" content="Acme\'s fine">' "<title>Acme’s fine | Demo Daily</title>",
+     "Acme’s fine", "Acme’s fine"),
+    # quotes present or absent are another spelling, not another typography
+    (_ld('"x"').replace("Regulator fines Acme", "Acme fine")
+     + '<meta property="og:title" content="\'Acme\' fine">' "<title>'Acme' fine</title>",
+     "'Acme' fine", "Acme fine"),
+])
+def test_title_spelling_follows_most_sources(head: str, h1: str, expected: str) -> None:
+    page = _synthetic(head + '<meta property="og:site_name" content="Demo Daily">',
+                      f"<article><h1>{h1}</h1>{_PARAS}</article>")
+    assert extract_article(page).title == expected

@@ -111,7 +111,10 @@ def crawl(config_path: str | None, source_names: list[str] | None = None,
 
 def child_command(config: Config, source_names: list[str] | None, overrides: dict[str, Any] | None,
                   report_file: Path) -> list[str]:
-    command = [sys.executable, "-m", "newsmon.crawlers.runner", "--report", str(report_file)]
+    # the child logs at the parent's level (newsmon -v / -q), so cron stays quiet
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+    command = [sys.executable, "-m", "newsmon.crawlers.runner", "--report", str(report_file),
+               "--log-level", level]
     if config.path:
         command += ["--config", str(Path(config.path).resolve())]
     for name in source_names or []:
@@ -144,7 +147,7 @@ def _read_report(report_file: Path, code: int) -> CrawlReport:
 
 # -- child side ---------------------------------------------------------------------------------
 def run_crawl(config: Config, source_names: list[str] | None,
-              overrides: dict[str, Any] | None) -> CrawlReport:
+              overrides: dict[str, Any] | None, log_level: str | None = None) -> CrawlReport:
     """Run the feeds spider in this process (once: the reactor cannot be restarted)."""
     from scrapy.crawler import CrawlerProcess
 
@@ -155,7 +158,10 @@ def run_crawl(config: Config, source_names: list[str] | None,
     sources = select_feed_sources(config, source_names)
     open_repository(config.database, upgrade=True).close()  # a database problem is one clear line
     started = time.monotonic()
-    process = CrawlerProcess(project_settings(config, overrides))
+    settings = project_settings(config, overrides)
+    if log_level:
+        settings.set("LOG_LEVEL", log_level, priority="cmdline")
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(FeedsSpider)
     process.crawl(crawler, source=",".join(s.name for s in sources))
     process.start()
@@ -198,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         overrides = json.loads(args.overrides) if args.overrides else None
         config = load_config(args.config, overrides)
-        result: dict[str, Any] = run_crawl(config, args.source or None, overrides).to_dict()
+        result: dict[str, Any] = run_crawl(config, args.source or None, overrides, args.log_level).to_dict()
         code = EXIT_OK
     except NewsmonError as exc:
         result, code = {"error": str(exc), "exit_code": exc.exit_code}, exc.exit_code
@@ -215,6 +221,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--report", required=True, help="write the JSON report here")
     parser.add_argument("--config", help="configuration file (default: $NEWSMON_CONFIG, ./newsmon.yaml)")
     parser.add_argument("--source", action="append", help="a feed source to crawl (repeatable; default all)")
+    parser.add_argument("--log-level", help="Scrapy LOG_LEVEL for this crawl (default INFO)")
     parser.add_argument("--overrides", help="JSON object of dotted config keys, e.g. {\"database\": \"...\"}")
     return parser.parse_args(argv)
 

@@ -9,7 +9,6 @@ priority.
 
 from __future__ import annotations
 
-import os
 import sys
 
 from newsmon.config import load_config
@@ -43,7 +42,7 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False  # Scrapy 2.19's HTTP control server (it runs code): never
 AUTOTHROTTLE_ENABLED = False
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-LOG_LEVEL = os.environ.get("NEWSMON_LOG_LEVEL", "INFO")  # newsmon sets it from -v/-q
+LOG_LEVEL = "INFO"  # `newsmon crawl/run` pass their own -v/-q level to the child
 
 try:
     globals().update(crawler_settings(load_config(NEWSMON_CONFIG_FILE)))

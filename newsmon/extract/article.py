@@ -22,7 +22,7 @@ from lxml.etree import ParserError
 from w3lib.encoding import html_to_unicode
 
 from newsmon.errors import NewsmonError
-from newsmon.extract.fields import choose_authors, choose_title, title_candidates
+from newsmon.extract.fields import choose_authors, choose_title, drop_byline_lines, title_candidates
 from newsmon.extract.meta import PageMeta, parse_page_meta
 from newsmon.extract.text import choose_text, drop_boilerplate_lines
 from newsmon.extract.urls import canonical_url, content_hash
@@ -70,9 +70,11 @@ def _build_article(page: FetchedPage, meta: PageMeta, doc: Any, text: str, extra
     published_at, date_source = pick_published_at(meta, doc.date, entry, page.fetched_at)
     url = _article_url(page, meta)
     publishers = list(meta.publishers) + ([doc.sitename] if doc.sitename else [])
+    authors = choose_authors(meta, doc.author, entry, publishers, text)
+    text = drop_byline_lines(text, authors)
     return Article(
         url=url, source=page.source, title=choose_title(meta, doc.title, entry, url, publishers), text=text,
-        fetched_at=page.fetched_at, authors=choose_authors(meta, doc.author, entry, publishers),
+        fetched_at=page.fetched_at, authors=authors,
         published_at=published_at, date_source=date_source,
         language=_language(doc.language) or _language(meta.language),
         site_name=doc.sitename or (meta.publishers[0] if meta.publishers else None),

@@ -4,12 +4,14 @@ Title: the visible headline (an ``<h1>`` that agrees with the page's metadata ti
 metadata titles (JSON-LD ``headline``, ``og:title``, ``twitter:title``, ``<title>``), with the
 site name cut off the end. Authors: the first source that yields person names after clean-up
 (JSON-LD ``author`` with ``@id`` references resolved, then author meta tags, then trafilatura,
-then the feed), never the site's own name.
+then the feed), without the site's own name; when no source credits a person, the organisation
+that is credited (a JSON-LD Organization author, or the site's own name in a byline).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -28,27 +30,40 @@ def choose_title(meta: PageMeta, fallback: str | None, entry: FeedEntry | None, 
                  publishers: Iterable[str] = ()) -> str | None:
     """The article's declared headline (JSON-LD), else the visible one, else other metadata.
 
-    Metadata spelling wins over the <h1>'s when both are the same headline: markup splits an
-    <h1> into pieces (lost spaces) and typesets its quotes, metadata carries the typed text.
+    The headline is spelled as most of the page's sources spell it (quotes and spaces differ
+    between them: markup splits an <h1> into pieces and typesets its quotes, metadata may be
+    retyped); ties go to ``og:title``, then JSON-LD, ``twitter:title``, ``<title>``, ``<h1>``.
     """
     keys = _site_keys(url, publishers)
-    titles = {source: strip_site_name(value, keys) for source, value in reversed(meta.titles)}
+    candidates = [(source, strip_site_name(value, keys)) for source, value in meta.titles]
+    titles = {source: value for source, value in reversed(candidates)}
     ordered = [titles[key] for key in ("og:title", "twitter:title", "json-ld", "title") if key in titles]
     headings = [text for text in meta.headings if _alnum(text) not in keys]  # a logo is no headline
     heading = visible_headline(headings, ordered)
-    if heading:
-        heading = next((title for title in ordered if _same_text(title, heading)), heading)
-    declared = titles.get("json-ld")
-    best = declared or heading or (ordered[0] if ordered else None)
-    if declared and heading and _same_text(declared, heading):
-        best = heading
-    best = best or (strip_site_name(fallback, keys) if fallback else None)
+    best = titles.get("json-ld") or heading or (ordered[0] if ordered else None)
+    if best:
+        return spell_as_most_do(best, candidates + ([("h1", heading)] if heading else []))
+    best = strip_site_name(fallback, keys) if fallback else None
     return best or (entry.title if entry and entry.title else None)
 
 
-def _same_text(a: str, b: str) -> bool:
-    """Equal but for whitespace and the typography of quotes."""
-    return re.sub(r"\s+", "", a.translate(_QUOTES)) == re.sub(r"\s+", "", b.translate(_QUOTES))
+_SPELLING_ORDER = ("og:title", "json-ld", "twitter:title", "title", "h1")
+
+
+def spell_as_most_do(title: str, candidates: list[tuple[str, str]]) -> str:
+    """The most common spelling of ``title`` among (source, text) ``candidates``."""
+    key = _title_key(title)
+    same = [(source, " ".join(value.split())) for source, value in candidates if _title_key(value) == key]
+    counts = Counter(value for _, value in same)
+    if not counts:
+        return title
+    return max(counts, key=lambda value: (counts[value], -min(
+        _SPELLING_ORDER.index(source) for source, spelled in same if spelled == value)))
+
+
+def _title_key(text: str) -> str:
+    """The typography of quotes and the spaces do not make another headline; other characters do."""
+    return re.sub(r"\s+", "", text.translate(_QUOTES))
 
 
 def visible_headline(headings: Iterable[str], titles: list[str]) -> str | None:
@@ -118,20 +133,70 @@ _DATE_TAIL = re.compile(r"[\s,|–—-]*\b(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{
                         r"(?:on\s+)?(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+\d|"
                         rf"{_MONTH}\s+\d|\d{{1,2}}\.?\s+{_MONTH}\b).*$", re.IGNORECASE)
 _WEB = re.compile(r"\b(?:https?|www)\b|://|\.(?:com|org|net)\b", re.IGNORECASE)
+BYLINE_LINES = 4  # a byline sits among the first lines of the text, after a standfirst
 _SPLIT = re.compile(r"\s*(?:;|\||/|\band\b|\bund\b|\by\b|\bet\b|&)\s*", re.IGNORECASE)
 
 
 def choose_authors(meta: PageMeta, trafilatura_author: str | None, entry: FeedEntry | None,
-                   publishers: Iterable[str] = ()) -> list[str]:
-    """Names from the first source that has any after clean-up, most explicit source first."""
+                   publishers: Iterable[str] = (), text: str = "") -> list[str]:
+    """The people credited by the first source that names any, most explicit source first.
+
+    The last source for people is a byline line at the top of the article text ("Jane Doe/John
+    Roe"), for sites whose markup credits only themselves. When no source credits a person,
+    the organisation credited instead is the author: a JSON-LD author typed as an Organization,
+    or a byline that is the site's own name ("BBC News", "Associated Press" on apnews.com).
+    Where people are credited, the site's own name is dropped from among them.
+    """
     sources = [list(names) for _, names in meta.authors]
     sources += [split_author_field(trafilatura_author), list(entry.authors) if entry else []]
     publishers = list(publishers)
-    for raw in sources:
+    for raw in [*sources, text_byline(text)]:
         names = clean_authors(raw, publishers=publishers)
         if names:
             return names
+    for raw in sources:
+        organisations = credited_organisations(raw, [*publishers, *meta.author_organisations])
+        if organisations:
+            return organisations
     return []
+
+
+def credited_organisations(raw: Iterable[str], organisations: Iterable[str]) -> list[str]:
+    """The values of ``raw`` that name one of ``organisations``, as the byline spells them."""
+    known = {_publisher_key(name) for name in organisations} - {""}
+    names: dict[str, str] = {}
+    for value in raw:
+        name = _DATE_TAIL.sub("", _BY.sub("", " ".join(value.split()))).strip(" .:-–—|,")
+        if _publisher_key(name) in known:
+            names.setdefault(_publisher_key(name), name)
+    return list(names.values())
+
+
+def text_byline(text: str, lines: int = BYLINE_LINES) -> list[str]:
+    """A line among the first few of ``text`` that holds only names, each of 2-4 capitalised words."""
+    for line in [line.strip() for line in text.splitlines() if line.strip()][:lines]:
+        if all(_looks_like_name(part) for part in _SPLIT.split(line)):
+            return [line]
+    return []
+
+
+def drop_byline_lines(text: str, authors: Iterable[str], lines: int = BYLINE_LINES) -> str:
+    """Drop, among the first lines of ``text``, a line that names only the credited authors."""
+    credited = {_alnum(name) for name in authors}
+    kept, seen = [], 0
+    for line in text.splitlines():
+        seen += bool(line.strip())
+        names = {_alnum(name) for name in clean_authors(text_byline(line))} if seen <= lines else set()
+        if not (names and names <= credited):
+            kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def _looks_like_name(part: str) -> bool:
+    """2-4 words, each starting with a capital letter, no digits and no sentence punctuation."""
+    words = part.split()
+    return 2 <= len(words) <= 4 and all(word[0].isupper() for word in words) \
+        and not any(ch.isdigit() or ch in ",;:!?()\"" for ch in part) and not part.endswith(".")
 
 
 def clean_authors(raw: Iterable[str], *, publishers: Iterable[str] = ()) -> list[str]:

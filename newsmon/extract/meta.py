@@ -39,6 +39,7 @@ class PageMeta:
     titles: tuple[tuple[str, str], ...] = ()  # json-ld headline, og:title, twitter:title, <title>
     headings: tuple[str, ...] = ()  # visible <h1> texts, those inside <article>/<main> first
     authors: tuple[tuple[str, tuple[str, ...]], ...] = ()  # per source, the raw names it gives
+    author_organisations: tuple[str, ...] = ()  # JSON-LD authors typed as an Organization
     publishers: tuple[str, ...] = ()  # names the site goes by: JSON-LD publisher, og:site_name
     article_body: str = ""  # the longest JSON-LD articleBody, markup removed
 
@@ -55,7 +56,8 @@ def parse_page_meta(tree: lxml.html.HtmlElement) -> PageMeta:
     return PageMeta(
         canonical=canonical, language=first_text(tree.xpath("/html/@lang")), dates=tuple(dates),
         titles=tuple(_titles(tree, graph, metas)), headings=tuple(_headings(tree)),
-        authors=tuple(_authors(graph, metas)), publishers=tuple(_publishers(graph, metas)),
+        authors=tuple(_authors(graph, metas)), author_organisations=tuple(graph.author_organisations()),
+        publishers=tuple(_publishers(graph, metas)),
         article_body=graph.article_body())
 
 
@@ -89,12 +91,26 @@ class JsonLd:
 
     def author_names(self) -> list[str]:
         """Names of the first article node that has authors; ``@id`` references resolved."""
+        return [name for author in self._authors() for name in self._name(author)]
+
+    def author_organisations(self) -> list[str]:
+        """Those of ``author_names`` typed as an organisation (``NewsMediaOrganization``...)."""
+        return [name for author in self._authors() if _is_organisation(self._resolve(author))
+                for name in self._name(author)]
+
+    def _authors(self) -> list[Any]:
         for node in self.nodes:
             if is_article_type(node.get("@type")):
-                names = [name for person in _as_list(node.get("author")) for name in self._name(person)]
-                if names:
-                    return names
+                authors = [author for author in _as_list(node.get("author")) if self._name(author)]
+                if authors:
+                    return authors
         return []
+
+    def _resolve(self, value: Any) -> Any:
+        """An ``{"@id": ...}`` reference -> the node it names (itself when it carries a name)."""
+        if isinstance(value, dict) and "name" not in value:
+            return self.by_id.get(value.get("@id", ""), value)
+        return value
 
     def publisher_names(self) -> list[str]:
         names = [name for node in self.nodes if is_article_type(node.get("@type"))
@@ -111,7 +127,7 @@ class JsonLd:
         if isinstance(value, str):
             return [html.unescape(value)]
         if isinstance(value, dict):
-            node = self.by_id.get(value.get("@id", ""), value) if "name" not in value else value
+            node = self._resolve(value)
             name = node.get("name")
             if isinstance(name, str) and not _is_type(node, "ImageObject"):
                 return [html.unescape(name)]
@@ -145,6 +161,12 @@ def is_article_type(value: Any) -> bool:
 
 def _is_type(node: dict[str, Any], *names: str) -> bool:
     return any(t in names for t in _as_list(node.get("@type")))
+
+
+def _is_organisation(node: Any) -> bool:
+    """Typed as an organisation and not also as a person (some sites type a writer as both)."""
+    types = [t for t in _as_list(node.get("@type")) if isinstance(t, str)] if isinstance(node, dict) else []
+    return any(t.endswith("Organization") for t in types) and "Person" not in types
 
 
 def _strip_markup(text: str) -> str:
