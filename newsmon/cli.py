@@ -241,7 +241,7 @@ def enrich(state: State, limit: int | None) -> None:
 @pass_state
 def alert(state: State) -> None:
     """Evaluate the rules on analysed articles and queue notifications."""
-    from newsmon.pipeline import alert as run_alert
+    from newsmon.alerts.stage import alert as run_alert
 
     repo = state.repo()
     try:
@@ -265,7 +265,7 @@ def deliver(state: State, show_failed: bool, retry_id: int | None, fmt: str) -> 
       newsmon deliver --failed
       newsmon deliver --retry 12
     """
-    from newsmon.pipeline import deliver as run_deliver
+    from newsmon.alerts.stage import deliver as run_deliver
     from newsmon.records import NotificationStatus
 
     repo = state.repo()

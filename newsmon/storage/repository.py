@@ -7,7 +7,7 @@ committed together with the article's next status in one transaction.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -37,6 +37,18 @@ def entity_key(entity_type: str, name: str) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def iter_batches(repo: Repository, status: ArticleStatus, size: int,
+                 limit: int | None = None) -> Iterator[list[Article]]:
+    """Successive batches of articles in `status`; each batch is moved on by the caller, so re-query."""
+    remaining = limit if limit is not None else float("inf")
+    while remaining > 0:
+        batch = repo.articles_by_status(status, limit=int(min(size, remaining)))
+        if not batch:
+            return
+        remaining -= len(batch)
+        yield batch
 
 
 @dataclass(slots=True)
