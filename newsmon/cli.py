@@ -149,8 +149,9 @@ def db_upgrade(state: State) -> None:
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only these sources (repeatable).")
 @click.option("--every", metavar="DURATION", help="Repeat every DURATION (e.g. 15m) for hosts without cron.")
 @click.option("--no-crawl", is_flag=True, help="Skip collection; process what is stored.")
+@click.option("--force", is_flag=True, help="Fetch every source now, even those not due yet.")
 @pass_state
-def run(state: State, sources: tuple[str, ...], every: str | None, no_crawl: bool) -> None:
+def run(state: State, sources: tuple[str, ...], every: str | None, no_crawl: bool, force: bool) -> None:
     """One full cycle: collect, extract, enrich, alert, deliver (the cron job).
 
     Exits 1 with a one-line reason when a source or a delivery failed; what was collected is kept.
@@ -169,7 +170,7 @@ def run(state: State, sources: tuple[str, ...], every: str | None, no_crawl: boo
     interval = _duration_option(every, "--every") if every else None
     while True:
         started = time.monotonic()
-        report = run_cycle(config, list(sources) or None, crawl=not no_crawl)
+        report = run_cycle(config, list(sources) or None, crawl=not no_crawl, force=force)
         _print_cycle(report)
         if interval is None:
             break
@@ -220,6 +221,33 @@ def crawl(state: State, sources: tuple[str, ...]) -> None:
                    f"{s.duplicates} duplicates, {s.not_articles} not articles", err=True)
     if failed:
         raise NewsmonError(f"source {failed[0].name}: {failed[0].error}")
+
+
+@cli.command()
+@output_options
+@pass_state
+def sources(state: State, fmt: str) -> None:
+    """List the configured sources with their health: last success, failure streak, articles in the
+    last 24 h and 7 d, and the share of articles with a title, a date and an author.
+
+    \b
+    Example:
+      newsmon sources --json
+    """
+    from newsmon.health import source_health
+
+    config = state.config(required=True)
+    repo = state.repo()
+    try:
+        rows = [asdict(h) for h in source_health(config, repo, datetime.now(timezone.utc))]
+    finally:
+        repo.close()
+    for row in rows:
+        for key in ("with_title", "with_date", "with_author"):
+            row[key] = None if row[key] is None else round(row[key], 2)
+    render_rows(rows, ["name", "kind", "due", "last_success_at", "failures", "last_error", "articles_24h",
+                       "articles_7d", "with_title", "with_date", "with_author"], fmt,
+                empty="no sources configured")
 
 
 @cli.command()
@@ -280,7 +308,9 @@ def deliver(state: State, show_failed: bool, retry_id: int | None, fmt: str) -> 
         report = run_deliver(repo, state.config())
     finally:
         repo.close()
-    click.echo(f"sent {report.sent}, retrying {report.retrying}, failed {report.failed}", err=True)
+    digests = f"; {report.digests} digest(s) made" if report.digests else ""
+    retried = f"requeued notification {retry_id}; " if retry_id is not None else ""
+    click.echo(f"{retried}sent {report.sent}, retrying {report.retrying}, failed {report.failed}{digests}", err=True)
     if report.errors:
         raise NewsmonError(report.errors[0])
 
@@ -443,7 +473,8 @@ def schedule(state: State, every: str, timeout: str) -> None:
                          state.config_path))
 
 
-from newsmon.cli_explore import register; register(cli)  # noqa: E402, E702
+from newsmon.cli_explore import register; register(cli)  # noqa: I001
+from newsmon.cli_alerts import register as _register_alerts; _register_alerts(cli)  # noqa: E402, E702
 
 
 def main() -> None:

@@ -80,6 +80,11 @@ class Source(_Model):
     allow_private: bool = False
     delay: float | None = None
     concurrency_per_domain: int | None = None
+    # site crawls (kind: site): link hops from `url`, and pages fetched per run
+    max_depth: int = Field(2, ge=0, le=10)
+    max_pages: int = Field(200, ge=1)
+    # sitemaps (kind: sitemap): URLs whose lastmod is older than the last success minus this are skipped
+    lastmod_margin: str = "1h"
 
     @field_validator("url")
     @classmethod
@@ -88,7 +93,7 @@ class Source(_Model):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
-    @field_validator("poll_interval")
+    @field_validator("poll_interval", "lastmod_margin")
     @classmethod
     def _duration(cls, value: str) -> str:
         parse_duration(value)
@@ -112,6 +117,26 @@ class EntityCondition(_Model):
     types: list[str] = []
 
 
+class SpikeSpec(_Model):
+    """A surge of mentions: an entity's distinct articles in `window` against its own `baseline` rate."""
+
+    entities: Literal["watchlist"] | list[str] = "watchlist"
+    window: str = "24h"
+    baseline: str = "14d"
+    factor: float = Field(3.0, gt=0)
+    min_count: int = Field(5, ge=1)
+
+    @field_validator("window", "baseline")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if parse_duration(value) <= 0:
+            raise ValueError("must be longer than 0s")
+        return value
+
+
+DigestMode = Literal["none", "hourly", "daily"]
+
+
 class Rule(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     entities: EntityCondition = EntityCondition()
@@ -122,7 +147,48 @@ class Rule(_Model):
     languages: list[str] = []
     min_mentions: int = Field(1, ge=1)
     notify: list[str] = []
-    digest: Literal["none", "hourly", "daily"] = "none"
+    digest: DigestMode = "none"
+    spike: SpikeSpec | None = None
+    max_alerts: int | None = Field(None, ge=1)  # per channel per max_alerts_per; the rest -> one summary
+    max_alerts_per: str = "1h"
+
+    @field_validator("max_alerts_per")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if parse_duration(value) <= 0:
+            raise ValueError("must be longer than 0s")
+        return value
+
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(\d*)\s*([smhd])\s*$")
+
+
+def parse_rate(value: str) -> float:
+    """'1/s' -> 1.0, '30/m' -> 0.5, '100/2h' -> messages per second."""
+    match = _RATE.match(value)
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"not a rate: {value!r} (use e.g. 1/s, 30/m, 100/h)")
+    per = float(match.group(2) or 1) * _UNITS[match.group(3)]
+    return float(match.group(1)) / per
+
+
+class Channel(_Model):
+    """A channel: an apprise URL, how often it gets messages, and how fast."""
+
+    url: str
+    digest: DigestMode = "none"
+    rate_limit: str | None = None  # e.g. "1/s": at most that many messages
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rate(value)
+        return value
+
+    @property
+    def per_second(self) -> float | None:
+        return parse_rate(self.rate_limit) if self.rate_limit else None
 
 
 class DeliverySettings(_Model):
@@ -138,6 +204,11 @@ class DeliverySettings(_Model):
         return value
 
 
+class HealthSettings(_Model):
+    failures: int = Field(3, ge=1, description="failed runs in a row before a source is reported")
+    notify: list[str] = []
+
+
 class Config(_Model):
     database: str = "sqlite:///newsmon.db"
     lock_file: str | None = None
@@ -146,9 +217,10 @@ class Config(_Model):
     nlp: NlpSettings = NlpSettings()
     crawl: CrawlSettings = CrawlSettings()
     delivery: DeliverySettings = DeliverySettings()
+    health: HealthSettings = HealthSettings()
     sources: list[Source] = []
     watchlist: list[WatchItem] = []
-    channels: dict[str, str] = {}
+    channels: dict[str, str | Channel] = {}  # a plain string is an apprise URL
     rules: list[Rule] = []
     # where the config came from (not a YAML key)
     path: str | None = Field(None, exclude=True)
@@ -161,7 +233,18 @@ class Config(_Model):
             for channel in rule.notify:
                 if channel not in self.channels:
                     raise ValueError(f"rules.{index}.notify: unknown channel {channel!r}")
+        for channel in self.health.notify:
+            if channel not in self.channels:
+                raise ValueError(f"health.notify: unknown channel {channel!r}")
         return self
+
+    def channel(self, name: str) -> Channel:
+        """The channel called `name` (a plain URL string becomes an immediate channel)."""
+        value = self.channels.get(name)
+        if value is None:
+            known = ", ".join(self.channels) or "none configured"
+            raise ConfigError(f"unknown channel {name!r} (known: {known})")
+        return Channel(url=value) if isinstance(value, str) else value
 
     def source(self, name: str) -> Source:
         for source in self.sources:

@@ -11,10 +11,10 @@ resolving watch-list aliases to canonical names is the caller's job (it needs th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Select, String, and_, case, cast, distinct, exists, func, literal, select, true
+from sqlalchemy import Float, Select, String, and_, cast, distinct, exists, func, literal, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -26,7 +26,7 @@ from newsmon.storage.repository import Repository
 ARTICLE_DATE = func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at)
 
 
-class utc_day(FunctionElement[str]):  # noqa: N801 - reads like the SQL function it compiles to
+class utc_day(FunctionElement[str]):
     """The UTC calendar day of a timestamp as 'YYYY-MM-DD' (for per-day grouping)."""
 
     type = String()
@@ -380,8 +380,8 @@ def _window(column: Any, since: datetime | None, until: datetime | None) -> list
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -77,8 +78,12 @@ class CycleReport:
         return found + self.delivery.errors
 
 
-def run_cycle(config: Config, sources: list[str] | None = None, crawl: bool = True) -> CycleReport:
-    """One full cycle under the run lock: collect, extract, enrich, alert, deliver."""
+def run_cycle(config: Config, sources: list[str] | None = None, crawl: bool = True,
+              force: bool = False) -> CycleReport:
+    """One full cycle under the run lock: collect, extract, enrich, alert, deliver.
+
+    Only sources whose poll interval has passed are fetched, unless named or `force`d.
+    """
     from newsmon.alerts.stage import alert, compile_rules, deliver
     from newsmon.storage.repository import open_repository
 
@@ -89,15 +94,29 @@ def run_cycle(config: Config, sources: list[str] | None = None, crawl: bool = Tr
         try:
             report = CycleReport()
             if crawl and config.sources:
-                from newsmon.crawlers.runner import crawl as run_crawl
-
-                report.crawl = run_crawl(config.path, sources, {"database": config.database})
+                report.crawl = _collect(repo, config, sources, force)
             report.enriched = enrich(repo, config)
             report.queued = alert(repo, config)
             report.delivery = deliver(repo, config)
         finally:
             repo.close()
     report.seconds = time.monotonic() - started
+    return report
+
+
+def _collect(repo: Repository, config: Config, sources: list[str] | None, force: bool) -> object | None:
+    """Crawl the due (or named) sources; queue source-health notices from the outcome."""
+    from newsmon.crawlers.runner import crawl as run_crawl
+    from newsmon.health import due_sources, queue_health_notifications
+
+    names = sources or ([s.name for s in config.sources] if force else
+                        due_sources(config, repo, datetime.now(timezone.utc)))
+    if not names:
+        log.info("no source is due")
+        return None
+    before = {name: repo.get_source_state(name) for name in names}
+    report = run_crawl(config.path, names, {"database": config.database})
+    queue_health_notifications(config, repo, before)
     return report
 
 

@@ -92,6 +92,7 @@ class Article:
     content_hash: str = ""
     extractor: str = ""
     urls: list[str] = field(default_factory=list)  # every URL that led here (aliases)
+    signature: list[int] = field(default_factory=list)  # MinHash of the text (near duplicates)
     id: int | None = None
     story_id: int | None = None
 

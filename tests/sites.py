@@ -166,3 +166,51 @@ class _RouteHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         return
+
+
+# -- sitemaps and site crawls (appended for tests/test_crawl_sitemaps.py and test_crawl_site.py) ----
+def source_of(kind: str, name: str, url: str, **extra: Any) -> dict[str, Any]:
+    """A sitemap or site source as tests need it: loopback allowed, no politeness delay."""
+    return {**feed_source(name, url), "kind": kind, **extra}
+
+
+def sitemap_index(sitemaps: list[tuple[str, str | None]]) -> str:
+    """A sitemap index of (loc, lastmod or None)."""
+    entries = "".join(f"<sitemap><loc>{escape(loc)}</loc>{_lastmod(lastmod)}</sitemap>" for loc, lastmod in sitemaps)
+    return ("<?xml version='1.0' encoding='UTF-8'?>"
+            f"<sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</sitemapindex>")
+
+
+def urlset(urls: list[tuple[str, str | None]]) -> str:
+    """A plain sitemap of (loc, lastmod or None)."""
+    entries = "".join(f"<url><loc>{escape(loc)}</loc>{_lastmod(lastmod)}</url>" for loc, lastmod in urls)
+    return ("<?xml version='1.0' encoding='UTF-8'?>"
+            f"<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>{entries}</urlset>")
+
+
+def news_sitemap(urls: list[tuple[str, str, str]]) -> str:
+    """A Google News sitemap of (loc, news:title, news:publication_date), with image titles as bait."""
+    entries = "".join(
+        f"<url><loc>{escape(loc)}</loc><image:image><image:loc>{escape(loc)}.jpg</image:loc>"
+        f"<image:title>Photo</image:title></image:image><news:news><news:publication>"
+        f"<news:name>Test News</news:name><news:language>en</news:language></news:publication>"
+        f"<news:publication_date>{when}</news:publication_date><news:title>{escape(title)}</news:title>"
+        f"</news:news></url>" for loc, title, when in urls)
+    return ("<?xml version='1.0' encoding='UTF-8'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9' "
+            "xmlns:news='http://www.google.com/schemas/sitemap-news/0.9' "
+            f"xmlns:image='http://www.google.com/schemas/sitemap-image/1.1'>{entries}</urlset>")
+
+
+def _lastmod(value: str | None) -> str:
+    return f"<lastmod>{value}</lastmod>" if value else ""
+
+
+def listing_html(title: str, links: list[tuple[str, str]], teaser: bool = True) -> str:
+    """A home, section or tag page: a list of (text, href) links, each with a one-paragraph teaser."""
+    items = "".join(f"<li><h2><a href='{escape(href)}'>{escape(text)}</a></h2>"
+                    + (f"<p>{escape(text)}: a short teaser that tells readers what the story is about, "
+                       f"written to be long enough to look like prose on its own.</p>" if teaser else "")
+                    + "</li>" for text, href in links)
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{escape(title)}</title>"
+            f"<meta property='og:type' content='website'></head><body><nav><a href='/'>Home</a></nav>"
+            f"<main><h1>{escape(title)}</h1><ul>{items}</ul></main></body></html>")

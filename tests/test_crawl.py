@@ -116,7 +116,7 @@ def run_scrapy(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_scrapy_list_and_crawl(tmp_path: Path, demo_site: LocalSite) -> None:
     config = write_config(tmp_path, [feed_source("demo", f"{demo_site.base_url}/feed.xml")])
     listed = run_scrapy(config, "list")
-    assert (listed.returncode, listed.stdout.split()) == (0, ["feeds"]), listed.stderr
+    assert (listed.returncode, listed.stdout.split()) == (0, ["feeds", "site", "sitemaps"]), listed.stderr
     crawled = run_scrapy(config, "crawl", "feeds", "-a", "source=demo")
     assert crawled.returncode == 0, crawled.stderr[-3000:]
     assert stored_titles(f"sqlite:///{tmp_path / 'newsmon.db'}") == DEMO_TITLES

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import newsmon
 from newsmon.extract import extract_file
-from newsmon.extract.dedupe import (NEAR_DUPLICATE_THRESHOLD, band_keys, candidate_probability, shingles,
+from newsmon.dedupe import (NEAR_DUPLICATE_THRESHOLD, band_keys, candidate_probability, shingles,
                                     similarity, text_signature)
 
 ARTICLES = Path(next(iter(newsmon.__path__))) / "demo" / "site" / "articles"
@@ -64,7 +64,7 @@ def test_signature_is_deterministic_and_keys_are_short_hex(text: str) -> None:
 
 def test_signature_is_stable_across_processes(original: str) -> None:
     """Another interpreter (another PYTHONHASHSEED) computes the same signature: storable."""
-    code = ("import sys; from newsmon.extract.dedupe import text_signature; "
+    code = ("import sys; from newsmon.dedupe import text_signature; "
             "print(text_signature(sys.stdin.read()))")
     out = subprocess.run([sys.executable, "-c", code], input=original, capture_output=True, text=True,
                          check=True, env={"PYTHONHASHSEED": "12345"}).stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,14 +13,29 @@ from sqlalchemy import update
 
 from newsmon.cli import cli
 from newsmon.cli_explore import render_sparkline
-from newsmon.explore import (ArticleRef, CoMention, DayCount, EntityCount, EntityFilter, EventFilter, EventHit,
-                             StorySummary, SurfaceForm, TrendingEntity, entity_profile, entity_timeline, list_events,
-                             list_stories, top_entities, trending_entities)
+from newsmon.explore import (
+    ArticleRef,
+    CoMention,
+    DayCount,
+    EntityCount,
+    EntityFilter,
+    EventFilter,
+    EventHit,
+    StorySummary,
+    SurfaceForm,
+    TrendingEntity,
+    entity_profile,
+    entity_timeline,
+    list_events,
+    list_stories,
+    top_entities,
+    trending_entities,
+)
 from newsmon.records import Analysis, Article, Event, EventType, Mention
 from newsmon.storage.models import ArticleRow
 from newsmon.storage.repository import Repository
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 WATCH = {"Twitter": "ORG", "Roskomnadzor": "ORG"}
 
 # (key, source, published, fetched, sentences); each sentence's entities follow in MENTIONS
@@ -93,7 +108,7 @@ def filled(repo: Repository) -> dict[str, tuple[int, int]]:
     return ids
 
 
-WEEK = dict(since=NOW - timedelta(days=7), until=NOW + timedelta(seconds=1))
+WEEK = {"since": NOW - timedelta(days=7), "until": NOW + timedelta(seconds=1)}
 TOP_WEEK = [EntityCount("Twitter", "ORG", True, 4, 3), EntityCount("Roskomnadzor", "ORG", True, 2, 2),
             EntityCount("Google", "ORG", False, 1, 1), EntityCount("Vladimir Putin", "PERSON", False, 1, 1)]
 
@@ -285,8 +300,8 @@ def test_events_command(db_url: str, filled: dict, config: Path) -> None:
     code, out, err = invoke(db_url, "events", "--type", "fine", "--entity", "X Corp", "--csv", config=config)
     assert (code, err) == (0, "")
     assert out.splitlines() == ["published_at,type,actor,target,amount,currency,date,sentence",
-                                f"{when('a1').isoformat()},FINE,Roskomnadzor,Twitter,3000000.0,RUB,,"
-                                "Roskomnadzor fined Twitter 3 million roubles."]
+                                (f"{when('a1').isoformat()},FINE,Roskomnadzor,Twitter,3000000.0,RUB,,"
+                                 "Roskomnadzor fined Twitter 3 million roubles.")]
     code, out, _ = invoke(db_url, "events", "--jsonl")
     assert [json.loads(line)["title"] for line in out.splitlines()] == [TITLES[k] for k in ("a1", "a2", "a3")]
     code, _, err = invoke(db_url, "events", "--type", "FINED")

@@ -19,13 +19,21 @@ class DeliveryError(NewsmonError):
     """A notification could not be delivered (the message is one line, secrets masked)."""
 
 
-def send(channel_url: str, title: str, body: str, body_format: str, timeout: float) -> None:
+KEY_HEADER = "X-Newsmon-Key"
+
+
+def send(channel_url: str, title: str, body: str, body_format: str, timeout: float,
+         key: str | None = None) -> None:
     """Send one notification; raise DeliveryError if the URL is invalid or delivery fails.
 
     `timeout` bounds each socket connect and read (apprise's cto/rto), unless the URL sets them.
+    `key`, the idempotency key, goes out as an ``X-Newsmon-Key`` header on services that send
+    custom headers (json://, form://, xml://), so a receiver can drop a redelivery.
     """
     service = _instantiate(channel_url)
     _apply_timeout(service, channel_url, timeout)
+    if key and isinstance(getattr(service, "headers", None), dict):
+        service.headers[KEY_HEADER] = key
     notifier = apprise.Apprise()
     if not notifier.add(service):
         raise DeliveryError(f"invalid channel URL: {mask_secrets(channel_url)}")
@@ -35,6 +43,23 @@ def send(channel_url: str, title: str, body: str, body_format: str, timeout: flo
         raise DeliveryError(_failure(channel_url, f"{type(error).__name__}: {error}")) from None
     if not result:
         raise DeliveryError(_failure(channel_url, _reason(result)))
+
+
+def send_test(channel_url: str, timeout: float) -> str:
+    """Send a short test message; returns where it went (scheme://host only), or raises DeliveryError."""
+    from newsmon.alerts.render import select_body_format
+
+    body_format = select_body_format(channel_url)
+    body = {"html": "<p>This is a <strong>test message</strong> from newsmon: the channel works.</p>",
+            "markdown": "This is a **test message** from newsmon: the channel works.",
+            }.get(body_format, "This is a test message from newsmon: the channel works.")
+    send(channel_url, "[newsmon] test message", body, body_format, timeout)
+    return describe_channel(channel_url)
+
+
+def describe_channel(channel_url: str) -> str:
+    """scheme://host[:port] of a channel URL, for messages that must not show its tokens."""
+    return _describe(channel_url)
 
 
 def _instantiate(channel_url: str) -> apprise.NotifyBase:

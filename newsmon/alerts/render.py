@@ -8,8 +8,15 @@ Templates live in ``newsmon/alerts/templates``; a ``template_dir`` may override 
 - ``alert.txt.j2``  plain-text body, for channels whose URL asks for ``?format=text``
 
 Templates see: ``rule``, ``reasons`` (kind, value, sentence, terms), ``article`` (title, source,
-url, link (the URL if http(s), else empty), published, date_source), ``sources_count``, and the filters ``highlight_md``,
-``highlight_html``, ``highlight_text`` (sentence | filter(terms)), ``md_escape`` and ``md_url``.
+url, link (the URL if http(s), else empty), published, date_source), ``sources_count``, ``update``
+(None for the first alert of a story; for a follow-up: ``version`` and ``facts``, each with kind,
+label, sentence, terms), and the filters ``highlight_md``, ``highlight_html``, ``highlight_text``
+(sentence | filter(terms)), ``md_escape`` and ``md_url``.
+
+Digests and over-cap summaries use ``digest_title.txt.j2`` and ``digest.{md,html,txt}.j2``
+(``heading``, ``count``, ``groups``: rule and ``entries`` with title, link, source, published,
+why, update); spike alerts use ``spike_title.txt.j2`` and ``spike.{md,html,txt}.j2`` (``rule``,
+``entity``, ``count``, ``expected``, ``ratio``, ``window``, ``baseline``, ``articles``).
 """
 
 from __future__ import annotations
@@ -27,35 +34,79 @@ import jinja2
 from apprise import NotifyFormat
 from markupsafe import Markup, escape
 
+from newsmon.alerts.facts import Fact
 from newsmon.errors import ConfigError, QuerySyntaxError
 from newsmon.query import parse_query, split_highlights
 from newsmon.records import Article, MatchReason
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 EMAIL_SCHEMES = {"mailto", "mailtos"}
-TEMPLATES = {NotifyFormat.HTML.value: "alert.html.j2", NotifyFormat.MARKDOWN.value: "alert.md.j2",
-             NotifyFormat.TEXT.value: "alert.txt.j2"}
+EXTENSIONS = {NotifyFormat.HTML.value: "html", NotifyFormat.MARKDOWN.value: "md", NotifyFormat.TEXT.value: "txt"}
+TEMPLATES = {body_format: f"alert.{ext}.j2" for body_format, ext in EXTENSIONS.items()}
 MAX_TITLE = 250
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 
 
 def build_match_context(rule: str, article: Article, reasons: Sequence[MatchReason],
-                        sources_count: int = 1, terms: Iterable[str] = ()) -> dict[str, Any]:
-    """The context render_notification expects; `terms` are extra words to emphasise (aliases, triggers)."""
+                        sources_count: int = 1, terms: Iterable[str] = (),
+                        update: tuple[int, Sequence[Fact]] | None = None) -> dict[str, Any]:
+    """The context render_notification expects; `terms` are extra words to emphasise (aliases,
+    triggers); `update` is (version, new facts) for a follow-up on an alerted story."""
     return {"rule": rule, "article": article, "reasons": list(reasons),
-            "sources_count": sources_count, "terms": list(terms)}
+            "sources_count": sources_count, "terms": list(terms), "update": update}
 
 
 def render_notification(channel_url: str, match_context: dict[str, Any],
                         template_dir: str | Path | None = None) -> tuple[str, str, str]:
     """(title, body, body_format) for one channel; body_format is an apprise NotifyFormat value."""
+    return _render_message("title.txt.j2", "alert", channel_url, _template_context(match_context), template_dir)
+
+
+def render_digest(channel_url: str, heading: str, entries: Sequence[dict[str, Any]],
+                  template_dir: str | Path | None = None) -> tuple[str, str, str]:
+    """One message listing stories grouped by rule (a digest, or a rule's over-cap summary).
+
+    Each entry is a dict from ``digest_entry``.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        groups.setdefault(entry["rule"], []).append(entry)
+    context = {"heading": heading, "count": len(entries),
+               "groups": [{"rule": rule, "entries": items} for rule, items in groups.items()]}
+    return _render_message("digest_title.txt.j2", "digest", channel_url, context, template_dir)
+
+
+def digest_entry(match_context: dict[str, Any]) -> dict[str, Any]:
+    """What a digest shows of one alert: JSON-able, stored until the digest is sent."""
+    context = _template_context(match_context)
+    article, reasons = context["article"], context["reasons"]
+    why = "; ".join(f"{r['kind']} {r['value']}" for r in reasons if r["kind"] != "query") or (
+        f"query {reasons[0]['value']}" if reasons else "")
+    update = context["update"]
+    return {"rule": context["rule"], "title": article["title"], "link": article["link"],
+            "source": article["source"], "published": article["published"], "why": why,
+            "sentence": reasons[0]["sentence"] if reasons else "",
+            "sources_count": context["sources_count"],
+            "update": ", ".join(f["label"] for f in update["facts"]) if update else None}
+
+
+def render_spike(channel_url: str, spike_context: dict[str, Any],
+                 template_dir: str | Path | None = None) -> tuple[str, str, str]:
+    """(title, body, body_format) for an entity surge."""
+    articles = [{**a, "link": _web_link(a.get("url")), "published": _format_date(a.get("published_at"))}
+                for a in spike_context.get("articles", [])]
+    return _render_message("spike_title.txt.j2", "spike", channel_url,
+                           {**spike_context, "articles": articles}, template_dir)
+
+
+def _render_message(title_template: str, kind: str, channel_url: str, context: dict[str, Any],
+                    template_dir: str | Path | None) -> tuple[str, str, str]:
     body_format = select_body_format(channel_url)
     environment = _environment(str(template_dir) if template_dir else None)
-    context = _template_context(match_context)
-    title = " ".join(_render(environment, "title.txt.j2", context).split())
+    title = " ".join(_render(environment, title_template, context).split())
     if len(title) > MAX_TITLE:
         title = title[:MAX_TITLE - 1].rstrip() + "…"
-    body = _render(environment, TEMPLATES[body_format], context).strip() + "\n"
+    body = _render(environment, f"{kind}.{EXTENSIONS[body_format]}.j2", context).strip() + "\n"
     return title, body, body_format
 
 
@@ -103,7 +154,19 @@ def _template_context(match_context: dict[str, Any]) -> dict[str, Any]:
                     "link": _web_link(article.get("url")),
                     "date_source": article.get("date_source")},
         "sources_count": match_context.get("sources_count", 1),
+        "update": _update(match_context.get("update"), extra),
     }
+
+
+def _update(update: tuple[int, Sequence[Fact]] | dict[str, Any] | None, extra: list[str]) -> dict[str, Any] | None:
+    if not update:
+        return None
+    if isinstance(update, dict):
+        return update
+    version, facts = update
+    return {"version": version,
+            "facts": [{"kind": f.kind, "label": f.label, "sentence": f.sentence,
+                       "terms": list(dict.fromkeys([f.label.split(" (")[0], *extra]))} for f in facts]}
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

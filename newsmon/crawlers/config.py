@@ -72,12 +72,29 @@ def config_from_settings(settings: BaseSettings) -> Config:
     return load_config(settings.get("NEWSMON_CONFIG_FILE"), overrides or None)
 
 
+SPIDERS = {SourceKind.FEED: "feeds", SourceKind.SITEMAP: "sitemaps", SourceKind.SITE: "site"}
+
+
+def select_sources(config: Config, names: list[str] | None, kind: SourceKind | None = None) -> list[Source]:
+    """The named sources (all when `names` is None), of `kind` only when given.
+
+    ConfigError if a name is unknown, a named source is of another kind, or a source's
+    allow/deny pattern is no valid regular expression (so a crawl fails before it starts).
+    """
+    from newsmon.crawlers.discovery import LinkScope
+
+    if names is None:
+        sources = [s for s in config.sources if kind is None or s.kind == kind]
+    else:
+        sources = [config.source(name) for name in names]
+    for source in sources:
+        if kind is not None and source.kind != kind:
+            raise ConfigError(f"source {source.name!r} is a {source.kind.value} source; "
+                              f"the {SPIDERS[kind]} spider crawls {kind.value} sources only")
+        LinkScope.for_source(source)
+    return sources
+
+
 def select_feed_sources(config: Config, names: list[str] | None) -> list[Source]:
     """The named sources (every feed source when `names` is None); ConfigError if one is no feed."""
-    if names is None:
-        return [s for s in config.sources if s.kind == SourceKind.FEED]
-    sources = [config.source(name) for name in names]
-    for source in sources:
-        if source.kind != SourceKind.FEED:
-            raise ConfigError(f"source {source.name!r} is a {source.kind.value} source; only feeds are crawled")
-    return sources
+    return select_sources(config, names, SourceKind.FEED)

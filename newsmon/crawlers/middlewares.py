@@ -1,12 +1,20 @@
-"""Downloader middleware: refuse requests to private networks (SSRF guard).
+"""Downloader components: the SSRF guard (two halves) and Retry-After.
 
 A feed is untrusted input: its links, and every redirect, could point at the host's own
-services (127.0.0.1, 10.0.0.0/8, 169.254.169.254 cloud metadata...). Each request, including
-every redirect hop (redirects come back through `process_request`), is checked against its
-source's `allow_private` flag, after resolving the host name.
+services (127.0.0.1, 10.0.0.0/8, 169.254.169.254 cloud metadata...). The guard has two halves:
 
-Known limit: the name is resolved here and again by the downloader, so a DNS answer that
-changes in between (DNS rebinding) is not caught.
+1. `PrivateAddressGuardMiddleware` checks each request, including every redirect hop
+   (redirects come back through `process_request`), against its source's `allow_private` flag,
+   after resolving the host name. It refuses early, with a clear reason, before robots.txt.
+2. `GuardedResolver` (TWISTED_DNS_RESOLVER) checks the address the downloader actually connects
+   to: a name answering with a non-public address is refused unless the middleware approved
+   that host for a source with `allow_private`. So a DNS answer that changes between the check
+   and the connection (DNS rebinding) is refused too. The resolver sees host names only, not
+   requests: an approval covers the host name (any port) for the rest of the crawl.
+
+`RetryAfterMiddleware` replaces Scrapy's RetryMiddleware: it waits as long as a 429 or 503
+answer's Retry-After asks before retrying (up to NEWSMON_RETRY_AFTER_MAX seconds; a longer
+wish is not retried in this crawl: the next poll tries again).
 """
 
 from __future__ import annotations
@@ -15,12 +23,22 @@ import asyncio
 import ipaddress
 import logging
 import socket
-from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
+from scrapy.http import Response
+from scrapy.resolver import CachingThreadedResolver
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import defer, task
+from twisted.internet.error import DNSLookupError
 
 from newsmon.config import Config
 from newsmon.crawlers.config import config_from_settings
@@ -45,10 +63,18 @@ class PrivateAddressGuardMiddleware:
         return cls(crawler, config_from_settings(crawler.settings))
 
     async def process_request(self, request: Request) -> None:
+        reason = await self.refusal_reason(request.url, request.meta.get(SOURCE_META))
+        if reason is not None:
+            self.refuse(request, reason)
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """A connection the resolver refused fails as a DNS error: say why instead."""
+        reason = connect_refusal(request, exception)
+        if reason:
+            self.refuse(request, reason)
+
+    def refuse(self, request: Request, reason: str) -> None:
         source = request.meta.get(SOURCE_META)
-        reason = await self.refusal_reason(request.url, source)
-        if reason is None:
-            return
         log.warning("refused %s (source %s): %s", request.url, source or "none", reason)
         if self.crawler.stats is not None:
             self.crawler.stats.inc_value("newsmon/refused_private")
@@ -70,16 +96,23 @@ class PrivateAddressGuardMiddleware:
         if private is None:
             return None
         if source is not None and self.allow_private.get(source, False):
-            self._approved_netlocs.add(parts.netloc)
+            self._approve(parts.netloc, host)
             return None
         return f"host {host} {private} (set allow_private: true on the source to allow it)"
+
+    def _approve(self, netloc: str, host: str) -> None:
+        """Remember a private host a source may reach, here and in the connect-time resolver."""
+        self._approved_netlocs.add(netloc)
+        resolver = installed_resolver()
+        if resolver is not None:
+            resolver.allow_host(host)
 
     async def _private_address(self, host: str) -> str | None:
         """'is loopback address 127.0.0.1' etc. when the host is or resolves to a non-public one."""
         literal = _is_ip(host)
         try:
             addresses = [host.strip("[]")] if literal else await self._resolve(host)
-        except (OSError, asyncio.TimeoutError):
+        except (TimeoutError, OSError):
             return None  # unresolvable: the download fails with a DNS error of its own
         verb = "is" if literal else "resolves to"
         for address in addresses:
@@ -117,3 +150,120 @@ def classify_address(address: str) -> str | None:
               ("multicast", ip.is_multicast), ("unspecified", ip.is_unspecified),
               ("reserved", ip.is_reserved), ("private", ip.is_private or not ip.is_global))
     return next((name for name, hit in checks if hit), None)
+
+
+# -- connect time -----------------------------------------------------------------------------------
+class GuardedResolver(CachingThreadedResolver):
+    """Scrapy's caching resolver that refuses non-public answers for hosts nobody approved."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.allowed_hosts: set[str] = set()
+        self.refusals: dict[str, str] = {}  # host -> why its answer was refused (for the middleware)
+
+    def allow_host(self, host: str) -> None:
+        self.allowed_hosts.add(host.strip("[]").lower())
+
+    def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> defer.Deferred[str]:
+        return self.lookup(name, timeout).addCallback(self.check_answer, name)
+
+    def lookup(self, name: str, timeout: Any = ()) -> defer.Deferred[str]:
+        """The plain (cached, threaded) lookup; tests replace it with a fixed table."""
+        return super().getHostByName(name, timeout)
+
+    def check_answer(self, address: str, name: str) -> str:
+        if name.strip("[]").lower() in self.allowed_hosts:
+            return address
+        kind = classify_address(address)
+        if kind:
+            reason = (f"host {name} resolves to {kind} address {address} at connect time "
+                      f"(set allow_private: true on the source to allow it)")
+            self.refusals[name.strip("[]").lower()] = reason
+            raise DNSLookupError(f"refused: {reason}")  # Twisted turns it into "no results"
+        return address
+
+
+def connect_refusal(request: Request, exception: Exception) -> str | None:
+    """Why the resolver refused the request's host, when that is why the download failed."""
+    resolver = installed_resolver()
+    if resolver is None or not isinstance(exception, (DNSLookupError, CannotResolveHostError)):
+        return None
+    return resolver.refusals.get((urlsplit(request.url).hostname or "").lower())
+
+
+def installed_resolver() -> GuardedResolver | None:
+    """The reactor's resolver when it is newsmon's (not under a plain Scrapy setup)."""
+    from twisted.internet import reactor
+
+    resolver = getattr(reactor, "resolver", None)
+    return resolver if isinstance(resolver, GuardedResolver) else None
+
+
+# -- redirects ----------------------------------------------------------------------------------------
+class GuardedRedirectMiddleware(RedirectMiddleware):
+    """RedirectMiddleware that fails with a reason where Scrapy's stays silent.
+
+    A loop (A -> B -> A) would end in the duplicate filter, unreported; a redirect to a
+    non-http(s) scheme (file:, ftp:, javascript:) would surface as a bare "HTTP 302".
+    """
+
+    def process_response(self, request: Request, response: Response,  # type: ignore[override]
+                         spider: object = None) -> Request | Response:
+        location = response.headers.get(b"Location")
+        if location and response.status in (301, 302, 303, 307, 308) and not request.meta.get("dont_redirect"):
+            scheme = urlsplit(urljoin(request.url, location.decode("latin-1"))).scheme
+            if scheme not in ("http", "https"):  # checked first: Scrapy cannot even build javascript: URLs
+                raise IgnoreRequest(f"refused: redirect to scheme {scheme or 'none'!r}, not http(s)")
+        result = super().process_response(request, response)
+        if isinstance(result, Request):
+            seen = [*request.meta.get("redirect_urls", []), request.url]
+            if result.url in seen:
+                raise IgnoreRequest(f"redirect loop: back to {result.url} after {len(seen)} hop(s)")
+        return result
+
+
+# -- Retry-After ----------------------------------------------------------------------------------
+class RetryAfterMiddleware(RetryMiddleware):
+    """RetryMiddleware that waits for a 429/503's Retry-After (capped) before the retry."""
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.max_wait = settings.getfloat("NEWSMON_RETRY_AFTER_MAX", 60.0)
+
+    async def process_response(self, request: Request, response: Response,  # type: ignore[override]
+                               spider: object = None) -> Request | Response:
+        wait = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if wait is None or response.status not in (429, 503) or request.meta.get("dont_retry"):
+            return super().process_response(request, response)
+        if wait > self.max_wait:
+            log.warning("not retrying %s in this crawl: HTTP %d asks to wait %.0f s (more than "
+                        "NEWSMON_RETRY_AFTER_MAX %.0f s)", request.url, response.status, wait, self.max_wait)
+            return response
+        retry = self._retry(request, f"HTTP {response.status}, Retry-After {wait:g} s")
+        if retry is None:
+            return response
+        if wait > 0:
+            from twisted.internet import reactor
+
+            await maybe_deferred_to_future(task.deferLater(reactor, wait, lambda: None))
+        return retry
+
+    def process_exception(self, request: Request, exception: Exception,  # type: ignore[override]
+                          spider: object = None) -> Request | Response | None:
+        if connect_refusal(request, exception):
+            return None  # refused by the guard, not a passing DNS failure: no retry
+        return super().process_exception(request, exception)
+
+
+def retry_after_seconds(value: bytes | None, now: float | None = None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date; None if absent or unreadable."""
+    if not value:
+        return None
+    text = value.decode("latin-1").strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))

@@ -1,8 +1,10 @@
-"""Item pipeline: hand each fetched page to `newsmon.pipeline.store_page` (extract + store).
+"""Item pipeline: extract each fetched page in the extraction pool, store it in this process.
 
-No extraction or SQL here: this class only opens the repository, calls the stage function and
-counts what happened (per source, in the crawler stats). Extraction refuses pages that are no
-HTML article (binary, feeds, empty) and says why; error statuses never reach it.
+No extraction code or SQL here: the pool's workers run `newsmon.extract.extract_article` (what
+`newsmon.pipeline.store_page` runs, off the reactor thread and on every core), this class stores
+the result with `Repository.save_article` and counts what happened (per source, in the crawler
+stats). Extraction refuses pages that are no HTML article (binary, feeds, empty) and says why;
+error statuses never reach it. NEWSMON_EXTRACT_WORKERS / NEWSMON_EXTRACT_MAX_PENDING size the pool.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import logging
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from scrapy.utils.defer import maybe_deferred_to_future
 
 from newsmon.config import Config
 from newsmon.crawlers.config import config_from_settings
+from newsmon.crawlers.extraction_pool import ExtractionPool, Refusal
 from newsmon.crawlers.stats import stat_key
-from newsmon.pipeline import store_page
-from newsmon.records import FetchedPage
+from newsmon.records import Article, FetchedPage
 from newsmon.storage.repository import Repository, open_repository
 
 log = logging.getLogger(__name__)
@@ -27,6 +30,7 @@ class StorePagePipeline:
         self.crawler = crawler
         self.config = config
         self.repo: Repository | None = None
+        self.pool: ExtractionPool | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePagePipeline:
@@ -34,29 +38,39 @@ class StorePagePipeline:
 
     def open_spider(self) -> None:
         self.repo = open_repository(self.config.database, upgrade=True)
+        self.pool = ExtractionPool.from_settings(self.crawler.settings, self.config.crawl.max_bytes)
 
     def close_spider(self) -> None:
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
         if self.repo is not None:
             self.repo.close()
             self.repo = None
 
-    def process_item(self, item: object) -> object:
+    async def process_item(self, item: object) -> object:
         if not isinstance(item, FetchedPage):
             return item
         if not 200 <= item.status < 300:
             self.count(item.source, "not_articles")
             raise DropItem(f"{item.final_url}: HTTP {item.status}, not stored")
-        assert self.repo is not None
+        assert self.pool is not None
         try:
-            saved = store_page(self.repo, item)
+            outcome = await maybe_deferred_to_future(self.pool.extract(item))
+            if isinstance(outcome, Refusal):
+                log.warning("%s: not stored: %s", item.final_url, outcome.message)
+                self.count(item.source, "not_articles")
+                return item
+            self.save(outcome)
         except Exception:
             self.count(item.source, "store_errors")  # the runner reports them; Scrapy logs the traceback
             raise
-        if saved is None:
-            self.count(item.source, "not_articles")
-        else:
-            self.count(item.source, "stored" if saved.created else "duplicates")
         return item
+
+    def save(self, article: Article) -> None:
+        assert self.repo is not None
+        saved = self.repo.save_article(article)
+        self.count(article.source, "stored" if saved.created else "duplicates")
 
     def count(self, source: str, name: str) -> None:
         assert self.crawler.stats is not None

@@ -5,6 +5,9 @@ tests crawl many times, so every crawl gets a fresh interpreter:
 
     report = crawl("newsmon.yaml", ["demo-daily"], {"database": "sqlite:///other.db"})
 
+The child runs one spider per kind of source selected (feeds, sitemaps, site) side by side in
+one CrawlerProcess, and reports every source the same way (`SourceReport`).
+
 The child is `python -m newsmon.crawlers.runner --report FILE [--config FILE] [--source NAME]...
 [--overrides JSON]`. It writes the report (or a one-line error) as JSON to FILE and exits with
   0  the crawl ran; each source's outcome is in the report (a failed source is not a crash)
@@ -38,20 +41,31 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 
 @dataclass(slots=True)
 class SourceReport:
-    """One source's poll: the feed answer and what became of its entries."""
+    """One source's poll: the answer to its URL and what became of the links found.
+
+    Per kind: `entries` are a feed's entries, the URLs listed in the sitemaps read, or the
+    in-scope links a site crawl found; `new_links` are the pages handed on for storing (not
+    stored before, up to the per-source cap; for a site crawl, those that looked like articles).
+    """
 
     name: str
     ok: bool
     error: str | None = None
-    feed_status: int | None = None  # 200, 304, 404 ... None if no answer
-    entries: int = 0  # entries in the feed
-    new_links: int = 0  # entries not stored before (and followed, up to the per-source cap)
+    feed_status: int | None = None  # the source URL's answer: 200, 304, 404 ... None if no answer
+    entries: int = 0
+    new_links: int = 0
     stored: int = 0  # new articles
     duplicates: int = 0  # pages that turned out to be an article already stored
     not_articles: int = 0  # pages refused by extraction (binary, not HTML, empty)
     failed_requests: int = 0  # article downloads that failed (HTTP error, timeout, size cap...)
     store_errors: int = 0  # pages whose storing raised (database trouble)
     last_request_error: str | None = None
+    kind: str = "feed"  # feed, sitemap or site
+    discovered_feed: str | None = None  # feed: the feed found on the source URL's HTML page
+    sitemaps: int = 0  # sitemap: sitemap files read (index and children)
+    old_links: int = 0  # sitemap: URLs skipped as unchanged since the last successful poll
+    pages: int = 0  # site: pages fetched (home, sections, tags, articles)
+    page_cap_reached: bool = False  # site: links were left unfollowed at the source's max_pages
 
 
 @dataclass(slots=True)
@@ -92,17 +106,18 @@ class CrawlReport:
         return cls(sources, data["finish_reason"], data["requests"], data["seconds"])
 
 
-_COUNTERS = ("entries", "new_links", "stored", "duplicates", "not_articles", "failed_requests", "store_errors")
+_COUNTERS = ("entries", "new_links", "stored", "duplicates", "not_articles", "failed_requests", "store_errors",
+             "sitemaps", "old_links", "pages")
 
 
 # -- parent side --------------------------------------------------------------------------------
 def crawl(config_path: str | None, source_names: list[str] | None = None,
           overrides: dict[str, Any] | None = None, timeout: float | None = None) -> CrawlReport:
-    """Crawl the named feed sources (all feeds if None) in a fresh child process."""
-    from newsmon.crawlers.config import select_feed_sources
+    """Crawl the named sources (every source if None), of every kind, in a fresh child process."""
+    from newsmon.crawlers.config import select_sources
 
     config = load_config(config_path, overrides)  # fail fast, in this process, on a bad config
-    select_feed_sources(config, source_names)
+    select_sources(config, source_names)
     with tempfile.TemporaryDirectory(prefix="newsmon-crawl-") as tmp:
         report_file = Path(tmp) / "report.json"
         code = _run_child(child_command(config, source_names, overrides, report_file), timeout)
@@ -148,25 +163,51 @@ def _read_report(report_file: Path, code: int) -> CrawlReport:
 # -- child side ---------------------------------------------------------------------------------
 def run_crawl(config: Config, source_names: list[str] | None,
               overrides: dict[str, Any] | None, log_level: str | None = None) -> CrawlReport:
-    """Run the feeds spider in this process (once: the reactor cannot be restarted)."""
+    """Run one spider per kind of selected source in this process (once: the reactor cannot be
+    restarted); every spider shares the reactor, the settings and the politeness slots."""
     from scrapy.crawler import CrawlerProcess
 
-    from newsmon.crawlers.config import select_feed_sources
-    from newsmon.crawlers.spiders.feeds import FeedsSpider
+    from newsmon.crawlers.config import select_sources
     from newsmon.storage.repository import open_repository
 
-    sources = select_feed_sources(config, source_names)
+    sources = select_sources(config, source_names)
     open_repository(config.database, upgrade=True).close()  # a database problem is one clear line
     started = time.monotonic()
     settings = project_settings(config, overrides)
     if log_level:
         settings.set("LOG_LEVEL", log_level, priority="cmdline")
     process = CrawlerProcess(settings)
-    crawler = process.create_crawler(FeedsSpider)
-    process.crawl(crawler, source=",".join(s.name for s in sources))
-    process.start()
-    assert crawler.stats is not None
-    return build_report([s.name for s in sources], crawler.stats.get_stats(), time.monotonic() - started)
+    crawlers = []
+    for spider_class in spider_classes():
+        names = [s.name for s in sources if s.kind == spider_class.kind]
+        if names:
+            crawlers.append(process.create_crawler(spider_class))
+            process.crawl(crawlers[-1], source=",".join(names))
+    if crawlers:
+        process.start()
+    stats = merge_stats([c.stats.get_stats() for c in crawlers if c.stats is not None])
+    return build_report([s.name for s in sources], stats, time.monotonic() - started)
+
+
+def spider_classes() -> list[Any]:
+    """The spider for each kind of source (feeds, sitemaps, site)."""
+    from newsmon.crawlers.spiders.feeds import FeedsSpider
+    from newsmon.crawlers.spiders.site import SiteSpider
+    from newsmon.crawlers.spiders.sitemaps import SitemapsSpider
+
+    return [FeedsSpider, SitemapsSpider, SiteSpider]
+
+
+def merge_stats(per_spider: list[dict[str, Any]]) -> dict[str, Any]:
+    """One stats dict for the report: per-source keys are disjoint, request counts add up, and the
+    first finish reason other than "finished" wins."""
+    merged: dict[str, Any] = {"finish_reason": "finished", "downloader/request_count": 0}
+    for stats in per_spider:
+        merged.update({k: v for k, v in stats.items() if k not in merged})
+        merged["downloader/request_count"] += int(stats.get("downloader/request_count", 0))
+        if stats.get("finish_reason", "finished") != "finished" and merged["finish_reason"] == "finished":
+            merged["finish_reason"] = stats["finish_reason"]
+    return merged
 
 
 def project_settings(config: Config, overrides: dict[str, Any] | None) -> Settings:
@@ -193,7 +234,7 @@ def build_report(names: list[str], stats: dict[str, Any], seconds: float) -> Cra
         report = SourceReport(name, ok=bool(values.pop("ok")),
                               **{k: v for k, v in values.items() if v is not None})
         if not report.ok and not report.error:
-            report.error = "the feed was not read (see the crawl log)"
+            report.error = f"the {report.kind} source was not read (see the crawl log)"
         sources.append(report)
     return CrawlReport(sources, str(stats.get("finish_reason", "unknown")),
                        int(stats.get("downloader/request_count", 0)), round(seconds, 3))
@@ -220,7 +261,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      description="Run one newsmon crawl (the child of newsmon.crawlers.runner.crawl).")
     parser.add_argument("--report", required=True, help="write the JSON report here")
     parser.add_argument("--config", help="configuration file (default: $NEWSMON_CONFIG, ./newsmon.yaml)")
-    parser.add_argument("--source", action="append", help="a feed source to crawl (repeatable; default all)")
+    parser.add_argument("--source", action="append", help="a source to crawl (repeatable; default all)")
     parser.add_argument("--log-level", help="Scrapy LOG_LEVEL for this crawl (default INFO)")
     parser.add_argument("--overrides", help="JSON object of dotted config keys, e.g. {\"database\": \"...\"}")
     return parser.parse_args(argv)

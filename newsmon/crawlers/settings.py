@@ -27,11 +27,31 @@ NEWSMON_CONFIG_OVERRIDES: dict[str, object] = {}
 RETRY_ENABLED = True
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 
+# 429/503 with Retry-After: wait that long (at most this many seconds) before the retry; a
+# server asking for longer is not retried in this crawl (the next poll tries again).
+NEWSMON_RETRY_AFTER_MAX = 60.0
+
 DOWNLOADER_MIDDLEWARES = {
     # before RobotsTxtMiddleware (100): a refused request must not even fetch robots.txt
     "newsmon.crawlers.middlewares.PrivateAddressGuardMiddleware": 50,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "newsmon.crawlers.middlewares.RetryAfterMiddleware": 550,  # in RetryMiddleware's place
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "newsmon.crawlers.middlewares.GuardedRedirectMiddleware": 600,  # says why: loop, file: target
 }
+# The SSRF guard's connect-time half: refuses private DNS answers nobody approved (rebinding).
+TWISTED_DNS_RESOLVER = "newsmon.crawlers.middlewares.GuardedResolver"
 ITEM_PIPELINES = {"newsmon.crawlers.pipelines.StorePagePipeline": 300}
+
+# Extraction runs in worker processes, off the reactor thread (newsmon.crawlers.extraction_pool).
+# 0 = as many as this process may use CPUs; -1 = no pool, extract in the reactor thread.
+NEWSMON_EXTRACT_WORKERS = 0
+# Pages handed to the pool and not yet back; the rest wait (and Scrapy's scraper slot, 5 MB of
+# responses, stops new downloads), so memory stays flat however long the crawl.
+NEWSMON_EXTRACT_MAX_PENDING = 0  # 0 = 2 per worker
+# Responses (by body size) waiting for the item pipeline before Scrapy stops starting downloads.
+# Scrapy's 5 MB is about 15 news pages: too few to keep the workers busy while downloads refill.
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 15_000_000
 
 CONCURRENT_REQUESTS = 16
 DOWNLOAD_DELAY_JITTER = 0.5

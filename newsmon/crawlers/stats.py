@@ -11,6 +11,9 @@ from twisted.python.failure import Failure
 
 SOURCE_META = "newsmon_source"  # request.meta key: the source a request was made for
 ENTRY_META = "newsmon_entry"  # request.meta key: the FeedEntry an article request follows
+DEPTH_META = "newsmon_depth"  # request.meta key: link hops from the source URL (sitemap nesting, site depth)
+CHANGED_META = "newsmon_changed_at"  # request.meta key: the sitemap's lastmod for the requested URL
+DISCOVERED_META = "newsmon_discovered"  # request.meta key: a feed URL found on the source's HTML page
 PREFIX = "newsmon/source/"
 # per-source stats are named after runner.SourceReport's fields: newsmon/source/NAME/FIELD
 

@@ -22,6 +22,7 @@ from lxml.etree import ParserError
 from w3lib.encoding import html_to_unicode
 
 from newsmon.errors import NewsmonError
+from newsmon.dedupe import text_signature
 from newsmon.extract.fields import choose_authors, choose_title, drop_byline_lines, title_candidates
 from newsmon.extract.meta import PageMeta, parse_page_meta
 from newsmon.extract.text import choose_text, drop_boilerplate_lines
@@ -80,6 +81,7 @@ def _build_article(page: FetchedPage, meta: PageMeta, doc: Any, text: str, extra
         site_name=doc.sitename or (meta.publishers[0] if meta.publishers else None),
         summary=doc.description or (entry.summary if entry else None),
         content_hash=content_hash(text), extractor=extractor, urls=_all_urls(page, url),
+        signature=text_signature(text),
     )
 
 

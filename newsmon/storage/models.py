@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer,
-                        MetaData, String, Text, UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
+                        MetaData, String, Text, UniqueConstraint, func)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -92,6 +92,11 @@ class ArticleRow(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     status_reason: Mapped[str | None] = mapped_column(Text)
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
+    minhash: Mapped[bytes | None] = mapped_column(LargeBinary)  # near-duplicate signature
+
+
+# an article's date for windows and ordering (search, explore): published, else fetched
+Index("ix_articles_when", func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at))
 
 
 class ArticleUrl(Base):
@@ -113,10 +118,14 @@ class EntityRow(Base):
     external_id: Mapped[str | None] = mapped_column(String(40))
 
 
+Index("ix_entities_lower_name", func.lower(EntityRow.name))  # names are looked up in any case
+
+
 class MentionRow(Base):
     __tablename__ = "mentions"
     __table_args__ = (UniqueConstraint("article_id", "start", "end", "label"),
-                      Index("ix_mentions_entity_article", "entity_id", "article_id"))
+                      Index("ix_mentions_entity_article", "entity_id", "article_id"),
+                      Index("ix_mentions_article_entity", "article_id", "entity_id"))  # covers per-article counts
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"))
@@ -147,21 +156,27 @@ class EventRow(Base):
 
 
 class MatchRow(Base):
+    """One per (rule, story): the first article that fired, and the facts already notified."""
+
     __tablename__ = "matches"
     __table_args__ = (UniqueConstraint("rule", "story_id"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     rule: Mapped[str] = mapped_column(String(200))
-    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"))
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id"), index=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
     reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    facts: Mapped[list[Any]] = mapped_column(JSON, default=list)  # fact keys (newsmon.alerts.facts)
+    version: Mapped[int] = mapped_column(Integer, default=1)  # 1 = the alert, 2.. = follow-ups
 
 
 class NotificationRow(Base):
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_notifications_due", "status", "next_attempt_at"),
+                      Index("ix_notifications_rule_channel", "rule", "channel", "created_at"))
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     match_id: Mapped[int | None] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"), index=True)
+    rule: Mapped[str | None] = mapped_column(String(200))  # for per-rule caps; None for digests
     channel: Mapped[str] = mapped_column(String(200))
     key: Mapped[str] = mapped_column(String(400), unique=True)
     title: Mapped[str] = mapped_column(Text)
@@ -173,3 +188,46 @@ class NotificationRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ArticleBand(Base):
+    """MinHash LSH band keys: articles sharing a key are near-duplicate candidates."""
+
+    __tablename__ = "article_bands"
+    band: Mapped[str] = mapped_column(String(16), primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True,
+                                            index=True)
+
+
+class AlertItem(Base):
+    """A story (or spike) waiting for its channel's digest, or over its rule's cap: rolled into one
+    notification when its interval ends (notification_id is then set)."""
+
+    __tablename__ = "alert_items"
+    __table_args__ = (UniqueConstraint("channel", "rule", "subject", "version"),
+                      Index("ix_alert_items_pending", "notification_id", "bucket_end"))
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(200))  # "story-12", "spike-Twitter-2021-07-01T00:00"
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    kind: Mapped[str] = mapped_column(String(16))  # "digest" or "overflow"
+    bucket_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    bucket_end: Mapped[datetime] = mapped_column(UtcDateTime())
+    entry: Mapped[dict[str, Any]] = mapped_column(JSON)  # what the digest line shows
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id", ondelete="SET NULL"))
+
+
+class SpikeRow(Base):
+    """An entity surge a spike rule fired on; one per (rule, entity, window)."""
+
+    __tablename__ = "spikes"
+    __table_args__ = (UniqueConstraint("rule", "entity", "window_start"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(200))
+    entity: Mapped[str] = mapped_column(String(400))
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    count: Mapped[int] = mapped_column(Integer)
+    baseline: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -9,10 +9,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+import numpy as np
+from sqlalchemy import Select, String, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -22,9 +23,21 @@ from newsmon.records import (Analysis, Article, ArticleStatus, Event, EventType,
                              WatchEntity)
 from newsmon.storage import migrate
 from newsmon.storage.engine import check_connection, create_db_engine
-from newsmon.storage.models import (ArticleRow, ArticleUrl, EntityRow, EventRow, MatchRow, MentionRow,
+from newsmon.dedupe import NEAR_DUPLICATE_THRESHOLD, band_keys, similarity
+from newsmon.storage.models import (ArticleBand, ArticleRow, ArticleUrl, EntityRow, EventRow, MatchRow, MentionRow,
                                     NotificationRow, SourceState as SourceStateRow, Story)
 from newsmon.errors import DatabaseError
+
+
+MAX_CANDIDATES = 200  # near-duplicate candidates checked per new article
+
+
+def signature_to_bytes(signature: list[int]) -> bytes | None:
+    return np.asarray(signature, dtype="<u8").tobytes() if signature else None
+
+
+def signature_from_bytes(data: bytes) -> list[int]:
+    return [int(v) for v in np.frombuffer(data, dtype="<u8")]
 
 
 def url_hash(url: str) -> str:
@@ -117,6 +130,34 @@ class Repository:
             rows = conn.execute(select(SourceStateRow.__table__)).mappings().all()
         return [_source_state_from_row(r) for r in rows]
 
+    def source_article_stats(self, now: datetime) -> dict[str, dict[str, float]]:
+        """Per source: articles fetched in the last 24 h and 7 d, and the share with a title,
+        a publication date and an author (over the last 7 days)."""
+        week = now - timedelta(days=7)
+        has_author = ArticleRow.authors.cast(String).notin_(["[]", "null"])
+        stmt = (select(ArticleRow.source,
+                       func.count().filter(ArticleRow.fetched_at >= now - timedelta(days=1)),
+                       func.count(),
+                       func.count().filter(ArticleRow.title.isnot(None)),
+                       func.count().filter(ArticleRow.published_at.isnot(None)),
+                       func.count().filter(has_author))
+                .where(ArticleRow.fetched_at >= week).group_by(ArticleRow.source))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        return {src: {"articles_24h": d, "articles_7d": w, "with_title": t / w, "with_date": p / w,
+                      "with_author": a / w} for src, d, w, t, p, a in rows}
+
+    def queue_notification(self, note: Notification) -> bool:
+        """Put one notification without a match (e.g. source health) in the outbox, once per key."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            inserted = conn.execute(self._insert(NotificationRow).values(
+                channel=note.channel, key=note.key, title=note.title, body=note.body,
+                body_format=note.body_format, status=NotificationStatus.PENDING.value, attempts=0,
+                next_attempt_at=now, created_at=now).on_conflict_do_nothing()
+                .returning(NotificationRow.id)).scalar()
+        return inserted is not None
+
     # -- articles --------------------------------------------------------------------------
     def known_urls(self, urls: Iterable[str]) -> set[str]:
         """The subset of `urls` that already led to a stored article."""
@@ -133,7 +174,11 @@ class Repository:
         return found
 
     def save_article(self, article: Article) -> SavedArticle:
-        """Store a new article (status fetched) or attach its URLs to the one it duplicates."""
+        """Store a new article (status fetched) or attach its URLs to the one it duplicates.
+
+        Exact duplicates (a known URL, or the same normalised text) become URL aliases of the stored
+        article; near duplicates (MinHash LSH over text shingles) are stored and join its story.
+        """
         urls = list(dict.fromkeys([article.url, *article.urls]))
         try:
             with self.engine.begin() as conn:
@@ -141,12 +186,18 @@ class Repository:
                 if existing is not None:
                     self._add_urls(conn, existing[0], urls)
                     return SavedArticle(existing[0], False, existing[1])
-                story_id = conn.execute(self._insert(Story).values(
-                    headline=article.title, first_seen=article.fetched_at).returning(Story.id)).scalar_one()
+                bands = band_keys(article.signature) if article.signature else []
+                story_id = self._near_duplicate_story(conn, article.signature, bands)
+                if story_id is None:
+                    story_id = conn.execute(self._insert(Story).values(
+                        headline=article.title, first_seen=article.fetched_at).returning(Story.id)).scalar_one()
                 article_id = conn.execute(self._insert(ArticleRow).values(
                     **_article_values(article), status=ArticleStatus.FETCHED.value,
                     story_id=story_id).returning(ArticleRow.id)).scalar_one()
                 self._add_urls(conn, article_id, urls)
+                if bands:
+                    conn.execute(self._insert(ArticleBand).values(
+                        [{"band": b, "article_id": article_id} for b in bands]).on_conflict_do_nothing())
                 return SavedArticle(article_id, True, story_id)
         except IntegrityError:
             # another process stored the same URL between our check and insert
@@ -155,6 +206,18 @@ class Repository:
             if existing is None:
                 raise
             return SavedArticle(existing[0], False, existing[1])
+
+    def _near_duplicate_story(self, conn: Connection, signature: list[int], bands: list[str]) -> int | None:
+        """The story of the most similar stored article above the threshold, if any."""
+        if not bands:
+            return None
+        rows = conn.execute(select(ArticleRow.story_id, ArticleRow.minhash)
+                            .where(ArticleRow.id.in_(select(ArticleBand.article_id)
+                                                     .where(ArticleBand.band.in_(bands)).distinct()))
+                            .limit(MAX_CANDIDATES)).all()
+        scored = [(similarity(signature, signature_from_bytes(h)), sid) for sid, h in rows if h]
+        best = max(scored, default=(0.0, None))
+        return best[1] if best[0] >= NEAR_DUPLICATE_THRESHOLD else None
 
     def _find_duplicate(self, conn: Connection, urls: Sequence[str],
                         content_hash: str) -> tuple[int, int | None] | None:
@@ -355,11 +418,12 @@ def _article_values(a: Article) -> dict[str, Any]:
     return {"url": a.url, "url_hash": url_hash(a.url), "source": a.source, "title": a.title,
             "authors": list(a.authors), "published_at": a.published_at, "date_source": a.date_source,
             "language": a.language, "site_name": a.site_name, "summary": a.summary, "text": a.text,
-            "content_hash": a.content_hash, "extractor": a.extractor, "fetched_at": a.fetched_at}
+            "content_hash": a.content_hash, "extractor": a.extractor, "fetched_at": a.fetched_at,
+            "minhash": signature_to_bytes(a.signature)}
 
 
 def _article_select() -> Select[Any]:
-    return select(*[c for c in ArticleRow.__table__.c if c.name != "tsv"])
+    return select(*[c for c in ArticleRow.__table__.c if c.name not in ("tsv", "minhash")])
 
 
 def _article_from_row(r: Any) -> Article:

@@ -1,0 +1,318 @@
+"""Crawl speed on a local site of real news pages: download only, extraction only, full crawl.
+
+    .venv/bin/python bench/crawl.py [--pages 2064] [--feeds 8] [--extract-pages 258]
+
+Builds a site in a temporary directory from ``../shared/corpora/fundus_news`` (gzip HTML, read at
+run time, never copied into the repository): every page ``ceil(pages / 258)`` times, each copy
+with its own URL, the publisher's absolute links rewritten to the local server (so canonical URLs
+point at the copy) and, after the first copy, a marker sentence so copies are distinct articles.
+RSS feeds list the copies. The site is served on 127.0.0.1 by newsmon's demo server (this
+process). Then, each in a fresh child process, one run prints:
+
+  (a) a bare Scrapy spider that downloads every page and does nothing with it;
+  (b) plain trafilatura (``bare_extraction(with_metadata=True)``, the baseline of
+      bench/extraction.py) over the distinct pages, in one process;
+  (b') newsmon's ``extract_article`` over the same pages, in one process;
+  (c) ``newsmon crawl`` (the runner's child: feeds, download, extraction pool, SQLite).
+
+Pages/s, peak RSS (the largest process; for (c) also the whole tree: crawl process + workers,
+sampled every 0.5 s) and, for (c), the tree's RSS at each quarter of the crawl and where the
+CPU time went. No network beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import math
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from urllib.parse import urlsplit
+
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "fundus_news"
+BASE = "{{BASE_URL}}"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# -- the site -------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Site:
+    root: Path
+    paths: list[str]  # URL paths of the article pages, feed order
+    titles: list[str]
+
+
+def build_site(root: Path, pages: int, feeds: int) -> Site:
+    records = json.loads((CORPUS / "groundtruth_flat.json").read_text(encoding="utf-8"))
+    copies = math.ceil(pages / len(records))
+    paths, titles = [], []
+    for index, record in enumerate(records):
+        html = gzip.decompress((CORPUS / record["html"]).read_bytes())
+        for copy in range(copies):
+            path = f"/a/{copy}/{index}.html"
+            (root / path[1:]).parent.mkdir(parents=True, exist_ok=True)
+            (root / path[1:]).write_bytes(local_page(html, record["url"], path, copy))
+            paths.append(path)
+            titles.append(f"{record['title'] or 'untitled'} ({copy})")
+    for n in range(feeds):
+        items = [(titles[i], paths[i]) for i in range(n, len(paths), feeds)]
+        (root / f"feed-{n}.xml").write_text(rss(items), encoding="utf-8")
+    return Site(root, paths, titles)
+
+
+def local_page(html: bytes, url: str, path: str, copy: int) -> bytes:
+    """The publisher's page with its absolute links pointing at the local copy / server."""
+    host = urlsplit(url).netloc.encode()
+    html = html.replace(url.encode(), (BASE + path).encode())
+    html = re.sub(rb"https?://" + re.escape(host), BASE.encode(), html)
+    if copy:  # a distinct text (and content hash) per copy: each copy is a new article
+        html = html.replace(b"</p>", f" [{copy}]</p>".encode())
+    return html
+
+
+def rss(items: list[tuple[str, str]]) -> str:
+    entries = "".join(f"<item><title>{escape(t)}</title><link>{BASE}{p}</link><guid>{BASE}{p}</guid></item>"
+                      for t, p in items)
+    return (f"<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel><title>bench</title>"
+            f"<link>{BASE}/</link><description>bench</description>{entries}</channel></rss>")
+
+
+# -- (a) download only ---------------------------------------------------------------------------
+def run_download(urls_file: str) -> dict[str, float]:
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+
+    urls = Path(urls_file).read_text().split()
+
+    class DownloadOnly(scrapy.Spider):
+        name = "download-only"
+        fetched = 0
+
+        async def start(self):  # type: ignore[no-untyped-def]
+            for url in urls:
+                yield scrapy.Request(url, dont_filter=True)
+
+        def parse(self, response):  # type: ignore[no-untyped-def]
+            DownloadOnly.fetched += 1 if response.body else 0
+
+    process = CrawlerProcess({"LOG_LEVEL": "WARNING", "ROBOTSTXT_OBEY": False, "CONCURRENT_REQUESTS": 16,
+                              "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "DOWNLOAD_DELAY": 0, "COOKIES_ENABLED": False,
+                              "TELNETCONSOLE_ENABLED": False,
+                              "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor"})
+    started = time.monotonic()
+    process.crawl(DownloadOnly)
+    process.start()
+    return {"pages": DownloadOnly.fetched, "seconds": time.monotonic() - started}
+
+
+# -- (b) extraction only -------------------------------------------------------------------------
+def run_extract(site_root: str, base_url: str, limit: int, which: str) -> dict[str, float]:
+    from datetime import UTC, datetime
+
+    paths = sorted(Path(site_root).glob("a/0/*.html"))[:limit]
+    pages = [(f"{base_url}/a/0/{p.name}", p.read_bytes().replace(BASE.encode(), base_url.encode())) for p in paths]
+    if which == "trafilatura":
+        import trafilatura
+
+        def extract(url: str, html: bytes) -> object:
+            return trafilatura.bare_extraction(html, url=url, with_metadata=True)
+    else:
+        from newsmon.extract import ExtractionError, extract_article
+        from newsmon.records import FetchedPage
+
+        def extract(url: str, html: bytes) -> object:
+            page = FetchedPage(url, url, 200, {"Content-Type": "text/html"}, html, datetime.now(UTC), "bench")
+            try:
+                return extract_article(page)
+            except ExtractionError:
+                return None
+    started = time.monotonic()
+    for url, html in pages:
+        extract(url, html)
+    return {"pages": len(pages), "seconds": time.monotonic() - started}
+
+
+# -- (c) the full crawl, with the process tree sampled ---------------------------------------------
+@dataclass
+class TreeSampler:
+    """RSS and CPU time of this process's descendants, every `every` seconds."""
+
+    every: float = 0.5
+    samples: list[tuple[float, float, float]] = field(default_factory=list)  # (t, tree MB, largest MB)
+    cpu: dict[int, tuple[str, float]] = field(default_factory=dict)  # pid -> (role, last CPU seconds)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            procs = [p for p in (_proc(pid) for pid in _descendants(os.getpid())) if p]
+            if procs:
+                rss = [p[1] for p in procs]
+                self.samples.append((time.monotonic() - self._started, sum(rss), max(rss)))
+            for pid, rss_mb, cpu, role in procs:
+                self.cpu[pid] = (role, cpu)
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _proc(pid: int) -> tuple[int, float, float, str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        status = Path(f"/proc/{pid}/status").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    rss_kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) if "VmRSS" in status else 0
+    cpu = (int(stat[11]) + int(stat[12])) / CLK_TCK
+    role = "crawl" if b"newsmon.crawlers.runner" in cmdline else "worker" if b"multiprocessing" in cmdline else "other"
+    return pid, rss_kb / 1024, cpu, role
+
+
+def run_full_crawl(site: Site, base_url: str, feeds: int, tmp: Path) -> dict[str, object]:
+    import yaml
+
+    from newsmon.crawlers import crawl
+
+    config = {"database": f"sqlite:///{tmp / 'bench.db'}",
+              "crawl": {"delay": 0, "concurrency_per_domain": 8, "timeout": 60, "retries": 0,
+                        "obey_robots": False, "max_articles_per_source": 100_000},
+              "sources": [{"name": f"feed-{n}", "url": f"{base_url}/feed-{n}.xml", "allow_private": True}
+                          for n in range(feeds)]}
+    path = tmp / "newsmon.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    with TreeSampler() as sampler:
+        report = crawl(str(path), None)
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    server_cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    return {"report": report, "samples": sampler.samples, "cpu": sampler.cpu, "server_cpu": server_cpu,
+            "largest": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+# -- the parent: build, serve, run each part in a child, print ------------------------------------
+def child(part: str, *args: str) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--part", part, *args], capture_output=True, text=True,
+                         check=True, timeout=3600)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    args = parse_args()
+    if args.part:
+        peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if args.part == "download":
+            result = run_download(args.urls)
+        else:
+            result = run_extract(args.site, args.base_url, args.extract_pages, args.part)
+        print(json.dumps({**result, "own_peak_mb": peak()}))
+        return
+    if not CORPUS.is_dir():
+        print(f"skipped: corpus {CORPUS} is absent (see ../shared/corpora/README.md)")
+        return
+    from newsmon.demo.server import serve_directory
+
+    with tempfile.TemporaryDirectory(prefix="newsmon-bench-crawl-") as tmp_name:
+        tmp = Path(tmp_name)
+        site = build_site(tmp / "site", args.pages, args.feeds)
+        print("load average (1, 5, 15 min) at the start: %.1f %.1f %.1f" % os.getloadavg())
+        print(f"site: {len(site.paths)} article pages ({len(site.paths) // 258} copies of 258 corpus pages), "
+              f"{args.feeds} RSS feeds, {cpus()} CPUs", flush=True)
+        with serve_directory(site.root) as server:
+            urls = tmp / "urls.txt"
+            urls.write_text("\n".join(server.base_url + p for p in site.paths))
+            rows = [("(a) bare Scrapy, download only", child("download", "--urls", str(urls)))]
+            print_row(*rows[-1])
+            for name, part in (("(b) plain trafilatura, 1 process", "trafilatura"),
+                               ("(b') newsmon extract_article, 1 process", "newsmon"))[:0 if args.only_crawl else 2]:
+                rows.append((name, child(part, "--site", str(site.root), "--base-url", server.base_url,
+                                         "--extract-pages", str(args.extract_pages))))
+                print_row(*rows[-1])
+            full = run_full_crawl(site, server.base_url, args.feeds, tmp)
+        print_full(full, rows)
+    print("load average (1, 5, 15 min) at the end: %.1f %.1f %.1f (other work on this host skews wall times)"
+          % os.getloadavg())
+
+
+def cpus() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def print_row(name: str, result: dict[str, float]) -> None:
+    print(f"{name:<42} {result['pages']:>6.0f} pages {result['seconds']:>7.1f} s "
+          f"{result['pages'] / result['seconds']:>7.1f} pages/s   peak RSS {result['own_peak_mb']:>6.0f} MB", flush=True)
+
+
+def print_full(full: dict[str, object], rows: list[tuple[str, dict[str, float]]]) -> None:
+    report = full["report"]
+    samples: list[tuple[float, float, float]] = full["samples"]  # type: ignore[assignment]
+    fetched = report.stored + report.duplicates + report.total("not_articles")  # type: ignore[attr-defined]
+    rate = fetched / report.seconds  # type: ignore[attr-defined]
+    tree_peak = max(s[1] for s in samples)
+    print(f"{'(c) newsmon crawl (fetch, extract, store)':<42} {fetched:>6} pages {report.seconds:>7.1f} s "  # type: ignore[attr-defined]
+          f"{rate:>7.1f} pages/s   peak RSS {full['largest']:>6.0f} MB largest process, {tree_peak:.0f} MB tree")
+    print(f"    stored {report.stored}, duplicates {report.duplicates}, not articles "  # type: ignore[attr-defined]
+          f"{report.total('not_articles')}, failed requests {report.total('failed_requests')}, "  # type: ignore[attr-defined]
+          f"store errors {report.total('store_errors')}")  # type: ignore[attr-defined]
+    for name, result in rows[1:]:
+        print(f"    (c) / {name.split(',')[0]}: {rate / (result['pages'] / result['seconds']):.2f}x")
+    end = samples[-1][0]
+    quarters = [next(s for s in samples if s[0] >= end * q / 4) for q in (1, 2, 3, 4)]
+    print("    tree RSS at 1/4, 2/4, 3/4, end of the crawl: "
+          + ", ".join(f"{s[1]:.0f} MB" for s in quarters) + f" (largest process {quarters[-1][2]:.0f} MB)")
+    cpu: dict[int, tuple[str, float]] = full["cpu"]  # type: ignore[assignment]
+    by_role = {role: sum(c for r, c in cpu.values() if r == role) for role in ("crawl", "worker")}
+    wall = report.seconds  # type: ignore[attr-defined]
+    print(f"    CPU seconds: crawl process (reactor: download, feeds, pickling, SQLite) {by_role['crawl']:.1f}, "
+          f"extraction workers {by_role['worker']:.1f}, local web server {full['server_cpu']:.1f}; "
+          f"wall {wall:.1f} s x {cpus()} CPUs = {wall * cpus():.1f} CPU seconds available")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=2064, help="article pages on the site (>= 2000)")
+    parser.add_argument("--feeds", type=int, default=8, help="RSS feeds listing them")
+    parser.add_argument("--extract-pages", type=int, default=258, help="distinct pages for (b) and (b')")
+    parser.add_argument("--only-crawl", action="store_true", help="skip (b) and (b')")
+    parser.add_argument("--part", help=argparse.SUPPRESS)
+    parser.add_argument("--urls", help=argparse.SUPPRESS)
+    parser.add_argument("--site", help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Extraction off the reactor thread: worker processes run `newsmon.extract.extract_article`.
+
+    pool = ExtractionPool(workers=2, max_pending=4, max_bytes=5_000_000)
+    outcome = await maybe_deferred_to_future(pool.extract(page))  # an Article, or a Refusal
+    pool.close()
+
+Extraction (lxml, trafilatura twice, our metadata pass) is CPU-bound Python: on the reactor
+thread it stalls every download, in threads it holds the GIL. Worker processes use every core;
+the caller stores the results in its own process (one database connection, no SQL in workers).
+
+Memory stays flat: at most `max_pending` pages are in the workers' hands at once; further
+`extract` calls wait on a semaphore (Scrapy's scraper slot, 5 MB of responses in processing,
+then stops new downloads). A worker that dies (a crash on hostile input, the OOM killer) breaks
+the pool: it is rebuilt and the pages it held are tried once more, then refused as "crashed".
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.defer import Deferred, DeferredSemaphore, succeed
+from twisted.python.failure import Failure
+
+from newsmon.extract import ExtractionError, extract_article
+from newsmon.records import Article, FetchedPage
+
+log = logging.getLogger(__name__)
+INLINE = -1  # NEWSMON_EXTRACT_WORKERS value: no pool, extract in the calling thread
+
+
+@dataclass(slots=True)
+class Refusal:
+    """A page extraction refused: `reason` is ExtractionError's code ("binary", "empty"...)."""
+
+    reason: str
+    message: str
+
+
+def extract_page(page: FetchedPage, max_bytes: int) -> Article | Refusal:
+    """What a worker runs. Refusals come back as values: ExtractionError does not pickle."""
+    try:
+        return extract_article(page, max_bytes=max_bytes)
+    except ExtractionError as exc:
+        return Refusal(exc.reason, str(exc))
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _warm_up() -> None:
+    import newsmon.extract  # noqa: F401 - pay trafilatura's import before the first page
+
+
+class ExtractionPool:
+    """`extract(page)` -> Deferred firing with an Article or a Refusal, from worker processes."""
+
+    def __init__(self, workers: int, max_pending: int, max_bytes: int) -> None:
+        self.workers = usable_cpus() if workers == 0 else workers
+        self.max_bytes = max_bytes
+        self.max_pending = max_pending or 2 * max(1, self.workers)
+        self._slots = DeferredSemaphore(self.max_pending)
+        self._executor: ProcessPoolExecutor | None = None
+        if self.workers != INLINE:
+            self._executor = self._start()
+
+    @classmethod
+    def from_settings(cls, settings: Any, max_bytes: int) -> ExtractionPool:
+        return cls(settings.getint("NEWSMON_EXTRACT_WORKERS", 0),
+                   settings.getint("NEWSMON_EXTRACT_MAX_PENDING", 0), max_bytes)
+
+    def _start(self) -> ProcessPoolExecutor:
+        # spawn, not fork: forking a process with the reactor's threads running can deadlock
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_warm_up)
+
+    def extract(self, page: FetchedPage) -> Deferred[Article | Refusal]:
+        if self._executor is None:
+            return succeed(extract_page(page, self.max_bytes))
+        return self._slots.run(self._submit, page, retried=False)
+
+    def _submit(self, page: FetchedPage, retried: bool) -> Deferred[Article | Refusal]:
+        assert self._executor is not None
+        try:
+            future = self._executor.submit(extract_page, page, self.max_bytes)
+        except BrokenProcessPool:
+            self._restart()
+            future = self._executor.submit(extract_page, page, self.max_bytes)
+        return _as_deferred(future).addErrback(self._on_broken, page, retried)
+
+    def _on_broken(self, failure: Failure, page: FetchedPage, retried: bool) -> Any:
+        failure.trap(BrokenProcessPool)
+        if retried:
+            return Refusal("crashed", f"{page.final_url}: the extraction worker died on this page")
+        log.warning("an extraction worker died; restarting the pool (%s)", page.final_url)
+        self._restart()
+        return self._submit(page, retried=True)
+
+    def _restart(self) -> None:
+        assert self._executor is not None
+        if getattr(self._executor, "_broken", False):  # once per breakage, not once per page
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._start()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+def _as_deferred(future: Future[Any]) -> Deferred[Any]:
+    """A Deferred fired in the reactor thread when `future` (done in another thread) is."""
+    from twisted.internet import reactor
+
+    deferred: Deferred[Any] = Deferred()
+
+    def done(f: Future[Any]) -> None:
+        reactor.callFromThread(_fire, deferred, f)  # type: ignore[attr-defined]
+
+    future.add_done_callback(done)
+    return deferred
+
+
+def _fire(deferred: Deferred[Any], future: Future[Any]) -> None:
+    error = future.exception()
+    if error is not None:
+        deferred.errback(Failure(error))
+    else:
+        deferred.callback(future.result())
