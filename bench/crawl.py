@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
+from typing import Self
 from urllib.parse import urlsplit
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "fundus_news"
@@ -152,7 +153,7 @@ class TreeSampler:
     cpu: dict[int, tuple[str, float]] = field(default_factory=dict)  # pid -> (role, last CPU seconds)
     _stop: threading.Event = field(default_factory=threading.Event)
 
-    def __enter__(self) -> TreeSampler:
+    def __enter__(self) -> Self:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._started = time.monotonic()
         self._thread.start()
@@ -248,7 +249,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="newsmon-bench-crawl-") as tmp_name:
         tmp = Path(tmp_name)
         site = build_site(tmp / "site", args.pages, args.feeds)
-        print("load average (1, 5, 15 min) at the start: %.1f %.1f %.1f" % os.getloadavg())
+        print("load average (1, 5, 15 min) at the start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
         print(f"site: {len(site.paths)} article pages ({len(site.paths) // 258} copies of 258 corpus pages), "
               f"{args.feeds} RSS feeds, {cpus()} CPUs", flush=True)
         with serve_directory(site.root) as server:
@@ -263,8 +264,8 @@ def main() -> None:
                 print_row(*rows[-1])
             full = run_full_crawl(site, server.base_url, args.feeds, tmp)
         print_full(full, rows)
-    print("load average (1, 5, 15 min) at the end: %.1f %.1f %.1f (other work on this host skews wall times)"
-          % os.getloadavg())
+    print("load average (1, 5, 15 min) at the end: {:.1f} {:.1f} {:.1f} (other work on this host skews wall "
+          "times)".format(*os.getloadavg()))
 
 
 def cpus() -> int:

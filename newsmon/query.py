@@ -25,6 +25,7 @@ b``) cannot be compiled for FTS5: ``to_fts5()`` raises QuerySyntaxError for it, 
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -421,7 +422,13 @@ def _term_pattern(term: str) -> str | None:
 
 
 def _terms_regex(terms: list[str]) -> re.Pattern[str] | None:
-    patterns = [p for p in (_term_pattern(t) for t in sorted(terms, key=len, reverse=True)) if p]
+    return _compiled_terms(tuple(sorted(set(terms), key=lambda t: (-len(t), t))))
+
+
+@functools.lru_cache(maxsize=16384)
+def _compiled_terms(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Compiled once per term set: with many rules, re's own 512-entry cache thrashes."""
+    patterns = [p for p in (_term_pattern(t) for t in terms) if p]
     return re.compile("|".join(patterns), re.IGNORECASE) if patterns else None
 
 
