@@ -4,7 +4,6 @@ rate limits; and `rules check` / `rules test`."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
