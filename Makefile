@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install install-locked lock lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,17 @@ demo: $(STAMP)
 ## test: install and run the whole test suite (needs PostgreSQL at 127.0.0.1:5432, see .ci/run)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## install-locked: the same environment from requirements.lock (every package pinned by sha256)
+install-locked:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## lock: regenerate requirements.lock from pyproject.toml (needs pip-tools)
+lock:
+	pip-compile --quiet --generate-hashes --extra test --strip-extras --output-file requirements.lock pyproject.toml
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check newsmon tests bench

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -58,9 +59,10 @@ def _setup_logging(verbose: int, quiet: bool, log_file: str | None) -> None:
 
 
 class State:
-    def __init__(self, config_path: str | None, database: str | None) -> None:
+    def __init__(self, config_path: str | None, database: str | None, quiet: bool = False) -> None:
         self.config_path = config_path
         self.database = database
+        self.quiet = quiet
         self._config: Config | None = None
 
     def config(self, required: bool = False) -> Config:
@@ -97,7 +99,16 @@ def cli(ctx: click.Context, config_path: str | None, database: str | None, verbo
       newsmon search 'Twitter AND office'
     """
     _setup_logging(verbose, quiet, log_file)
-    ctx.obj = State(config_path, database)
+    ctx.obj = State(config_path, database, quiet)
+
+
+def _status(state: State, message: str) -> AbstractContextManager[Any]:
+    """A spinner on stderr while a long stage runs: only on a terminal, never in cron or --quiet."""
+    if state.quiet or not sys.stderr.isatty():
+        return nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(message)
 
 
 # -- setup ---------------------------------------------------------------------------------------
@@ -125,7 +136,12 @@ def init(state: State, force: bool, target: str) -> None:
 
 @cli.group()
 def db() -> None:
-    """Database schema: migrations."""
+    """Database schema: migrations.
+
+    \b
+    Example:
+      newsmon db upgrade
+    """
 
 
 @db.command("upgrade")
@@ -170,7 +186,8 @@ def run(state: State, sources: tuple[str, ...], every: str | None, no_crawl: boo
     interval = _duration_option(every, "--every") if every else None
     while True:
         started = time.monotonic()
-        report = run_cycle(config, list(sources) or None, crawl=not no_crawl, force=force)
+        with _status(state, "newsmon run: collect, extract, enrich, alert, deliver..."):
+            report = run_cycle(config, list(sources) or None, crawl=not no_crawl, force=force)
         _print_cycle(report)
         if interval is None:
             break
@@ -254,12 +271,18 @@ def sources(state: State, fmt: str) -> None:
 @click.option("--limit", type=int, help="At most this many articles.")
 @pass_state
 def enrich(state: State, limit: int | None) -> None:
-    """Find entities and events in stored articles that were not analysed yet."""
+    """Find entities and events in stored articles that were not analysed yet.
+
+    \b
+    Example:
+      newsmon enrich --limit 100
+    """
     from newsmon.pipeline import enrich as run_enrich
 
     repo = state.repo()
     try:
-        done = run_enrich(repo, state.config(), limit)
+        with _status(state, "newsmon enrich: finding entities and events..."):
+            done = run_enrich(repo, state.config(), limit)
     finally:
         repo.close()
     click.echo(f"analysed {done} articles", err=True)
@@ -268,7 +291,12 @@ def enrich(state: State, limit: int | None) -> None:
 @cli.command()
 @pass_state
 def alert(state: State) -> None:
-    """Evaluate the rules on analysed articles and queue notifications."""
+    """Evaluate the rules on analysed articles and queue notifications.
+
+    \b
+    Example:
+      newsmon alert && newsmon deliver
+    """
     from newsmon.alerts.stage import alert as run_alert
 
     repo = state.repo()
@@ -449,6 +477,10 @@ def demo(state: State, port: int) -> None:
 
     No internet needed: the pages, their RSS feed and the webhook that receives the alert all run
     on this machine.
+
+    \b
+    Example:
+      newsmon demo --port 0 && newsmon search Roskomnadzor
     """
     from newsmon.demo.run import run_demo
 
@@ -458,19 +490,53 @@ def demo(state: State, port: int) -> None:
 @cli.command()
 @click.option("--every", default="15m", show_default=True, metavar="DURATION", help="How often to run.")
 @click.option("--timeout", default="30m", show_default=True, metavar="DURATION", help="Kill a run after this.")
+@click.option("--install", is_flag=True, help="Add the line to your crontab (unless it is there already).")
 @pass_state
-def schedule(state: State, every: str, timeout: str) -> None:
-    """Print a crontab line that runs newsmon every DURATION under flock, with a timeout and a log.
+def schedule(state: State, every: str, timeout: str, install: bool) -> None:
+    """Print a crontab line that runs newsmon every DURATION under flock, with a timeout and a log;
+    --install adds it to your crontab.
 
     \b
-    Example:
-      newsmon schedule --every 15m >> my.crontab    # or: (crontab -l; newsmon schedule) | crontab -
+    Examples:
+      newsmon schedule --every 15m >> my.crontab
+      newsmon schedule --every 15m --install
     On hosts without cron use:  newsmon run --every 15m
     """
-    from newsmon.setup import cron_line
+    from newsmon.setup import cron_line, install_cron_line
 
-    click.echo(cron_line(_duration_option(every, "--every"), _duration_option(timeout, "--timeout"),
-                         state.config_path))
+    line = cron_line(_duration_option(every, "--every"), _duration_option(timeout, "--timeout"),
+                     state.config_path)
+    click.echo(line)
+    if install:
+        added = install_cron_line(line)
+        click.echo("added to your crontab" if added else "already in your crontab", err=True)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as a JSON list.")
+@pass_state
+def doctor(state: State, as_json: bool) -> None:
+    """Check that newsmon is ready to run: the configuration, the database and its migrations,
+    the spaCy model, every channel URL (parsed, never sent to) and the sources' failure streaks.
+
+    Prints one line per check and exits 1 if any failed.
+
+    \b
+    Examples:
+      newsmon doctor
+      newsmon --config /srv/newsmon/newsmon.yaml doctor --json
+    """
+    from newsmon.doctor import run_checks
+
+    checks = run_checks(state.config_path, {"database": state.database})
+    if as_json:
+        print_json([asdict(c) for c in checks])
+    else:
+        for c in checks:
+            click.echo(f"{'✓' if c.ok else '✗'} {c.name}: {c.detail}")
+    failed = [c for c in checks if not c.ok]
+    if failed:
+        raise NewsmonError(f"{len(failed)} of {len(checks)} checks failed (first: {failed[0].name})")
 
 
 from newsmon.cli_explore import register; register(cli)  # noqa: I001

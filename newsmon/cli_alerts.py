@@ -117,7 +117,12 @@ def channels() -> None:
 @output_options
 @click.pass_obj
 def channels_list(state, fmt: str) -> None:  # type: ignore[no-untyped-def]
-    """List the configured channels (URLs masked), their digest mode and rate limit."""
+    """List the configured channels (URLs masked), their digest mode and rate limit.
+
+    \b
+    Example:
+      newsmon channels list --json
+    """
     from newsmon.alerts.deliver import describe_channel
 
     config = state.config()

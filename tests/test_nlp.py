@@ -334,6 +334,13 @@ def test_name_found_once_is_found_again(nlp: spacy.language.Language) -> None:
     ("The court found him in breach of contract.", set()),
     ("Employees no longer have access to their records.", set()),  # a weak trigger alone
     ("He was posing for photographs.", set()),
+    # breach words that report no incident: advice to the reader, a malware kind, access the noun
+    ("Scammers use your information to steal your bank details and passwords.", set()),
+    ("The campaign spreads credential-stealing malware through fake invoices.", set()),
+    ("Attackers with remote access to the database could read any account.", set()),
+    # a weak verb with the data as its argument is a breach on its own
+    ("Patient records were accessed by an unauthorised third party.", {"DATA_BREACH"}),
+    ("The hackers leaked private photos of the actress online.", {"DATA_BREACH"}),
 ])
 def test_cyber_events(nlp: spacy.language.Language, text: str, expected: set[str]) -> None:
     assert {e.type.value for e in analyze_text(nlp, text).events} == expected

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import itertools
 import multiprocessing
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from multiprocessing.pool import AsyncResult
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -45,9 +47,16 @@ def _analyze_parallel(nlp: Language, items: Iterable[tuple[str, datetime | None]
     _WORKER_NLP[:] = [nlp]  # set before forking: workers inherit it copy-on-write
     batches = _chunks(iter(items), batch_size)
     with multiprocessing.get_context("fork").Pool(processes) as pool:
-        while window := list(itertools.islice(batches, processes * 2)):
-            for analyses in pool.map(_analyze_batch, window):
-                yield from analyses
+        # a bounded stream, not rounds: a new batch goes out as soon as the oldest comes back,
+        # so no worker idles waiting for the slowest batch of a round
+        pending: collections.deque[AsyncResult[list[Analysis]]] = collections.deque(
+            pool.apply_async(_analyze_batch, (batch,)) for batch in itertools.islice(batches, processes * 2))
+        while pending:
+            analyses = pending.popleft().get()
+            batch = next(batches, None)
+            if batch is not None:
+                pending.append(pool.apply_async(_analyze_batch, (batch,)))
+            yield from analyses
 
 
 def _analyze_batch(batch: list[tuple[str, datetime | None]]) -> list[Analysis]:

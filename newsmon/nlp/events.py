@@ -47,8 +47,12 @@ _ANY = ("NOUN", "PROPN", "VERB", "ADJ")  # "phishing" and "ransomware" get every
 # what a data breach takes; the weaker verbs (access, compromise, expose) need the narrow list
 _DATA = ("data", "datum", "information", "record", "credential", "password", "detail", "database",
          "account", "pii", "username", "login")
-_DATA_VERBS = ("leak", "dump")  # weak alone, strong with data as their argument
+# weak alone, strong with data as their argument: "leaked customer data", "records were accessed"
+_DATA_VERBS = ("leak", "dump", "access", "compromise", "hack")
 _DATA_WIDE = (*_DATA, "email", "card", "file", "document", "number", "address")
+# what else gets stolen and leaked: private media, unreleased content, source code, tools
+_LOOT = ("photo", "picture", "image", "video", "footage", "episode", "film", "movie", "content", "script",
+         "source", "code", "tool", "secret", "email", "document", "file", "record")
 _HACK_CONTEXT = ("hacker", "hack", "attacker", "cyberattack", "attack", "intrusion", "unauthorized",
                  "unauthorised", "stolen", "steal", "expose", "compromise", "notify", "notification")
 _FLAWS = ("vulnerability", "flaw", "bug", "hole", "loophole", "weakness", "cve", "zero-day", "exploit",
@@ -71,6 +75,7 @@ SECURITY_TRIGGERS: tuple[Trigger, ...] = (
     Trigger(T.DATA_BREACH, "breach", _NOUN, near=_HACK_CONTEXT + _DATA),
     *(Trigger(T.DATA_BREACH, verb, _ANY, near=_DATA_WIDE)
       for verb in ("steal", "stole", "stolen", "theft", "exfiltrate", "exfiltration", "harvest", "siphon")),
+    *(Trigger(T.DATA_BREACH, verb, _VERB, near=_LOOT, weight=0.5) for verb in ("steal", "leak", "dump")),
     Trigger(T.DATA_BREACH, "expose", _ANY, near=_DATA),
     # common words in any security story: they count when the article says more
     *(Trigger(T.DATA_BREACH, verb, _ANY, near=_DATA, weight=0.5)
@@ -126,6 +131,7 @@ _FORMAL_OBJECTS = frozenset({"case", "proceedings", "lawsuit", "suit", "complain
 _MODIFIER_TYPES = frozenset({T.DATA_BREACH, T.RANSOMWARE, T.PHISHING, T.VULNERABILITY, T.PATCH})
 # types where "could steal", "can encrypt" describes malware rather than reports an incident
 _CAPABILITY_TYPES = frozenset({T.DATA_BREACH, T.RANSOMWARE})
+_SECOND_PERSON = frozenset({"you", "your", "yours", "yourself"})
 _AMOUNT_TYPES = frozenset({T.FINE, T.COURT_ACTION, T.DATA_BREACH, T.RANSOMWARE})
 
 
@@ -177,7 +183,7 @@ def _takes_data(token: Token) -> bool:
     args = [c for c in token.children if c.dep_ in ("dobj", "nsubjpass")]
     if token.dep_ in ("amod", "acl") or (token.dep_ == "compound" and token.pos_ != "VERB"):
         args.append(token.head)  # "leaked records", "data leak"
-    return any(arg.lemma_.lower() in _DATA[:6] for arg in args)
+    return any(arg.lemma_.lower() in _DATA[:6] or arg.lemma_.lower() in _LOOT for arg in args)
 
 
 def _capability(token: Token) -> bool:
@@ -241,8 +247,8 @@ def _applies(trigger: Trigger, token: Token, sent: Span) -> bool:
         return False  # "banned content" is not a ban (but "stolen data" is a breach)
     if any(child.dep_ == "neg" for child in token.children):
         return False
-    if trigger.type is T.DATA_BREACH and _prep_object_lemma(token, "of") in _BREACHABLE_RULES:
-        return False  # "a breach of the personal data law" is an offence, not a data breach
+    if trigger.type is T.DATA_BREACH and not _breach_context(trigger, token, sent):
+        return False
     if trigger.type is T.VULNERABILITY and _is_fixed(token):
         return False  # "fixed 334 vulnerabilities" is a patch; "vulnerability scan" no flaw
     if trigger.near and not any(t.lemma_.lower() in trigger.near or t.lower_ in trigger.near
@@ -256,6 +262,21 @@ def _applies(trigger: Trigger, token: Token, sent: Span) -> bool:
     following = token.doc[token.i + 1:token.i + 2]  # "posing as", however the parser attached "as"
     return any(t.lemma_.lower() in trigger.needs or t.lower_ in trigger.needs
                for t in [*_dependents(token), *following])
+
+
+def _breach_context(trigger: Trigger, token: Token, sent: Span) -> bool:
+    """Whether a breach trigger can report an incident at all, whatever its words around.
+
+    Not "a breach of the personal data law" (an offence), not advice to the reader ("steal
+    your bank details"), not a kind of malware ("credential-stealing"), not "access" the noun
+    ("remote access", "give access to")."""
+    if _prep_object_lemma(token, "of") in _BREACHABLE_RULES:
+        return False
+    if any(t.lower_ in _SECOND_PERSON for t in sent):
+        return False
+    if token.i > sent.start and token.doc[token.i - 1].text == "-":
+        return False
+    return not (trigger.lemma == "access" and token.pos_ != "VERB")
 
 
 def _prep_object_lemma(token: Token, prep: str) -> str | None:
