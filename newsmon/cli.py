@@ -344,14 +344,16 @@ def deliver(state: State, show_failed: bool, retry_id: int | None, fmt: str) -> 
 
 
 # -- looking at data ------------------------------------------------------------------------------------
-SEARCH_COLUMNS = ["title", "source", "published_at", "snippet", "url"]
+SEARCH_COLUMNS = ["title", "source", "published_at", "snippet", "url", "sources"]
 
 
 @cli.command()
 @click.argument("query", required=False)
 @click.option("--entity", "entities", multiple=True, metavar="NAME", help="Mentions this entity (name or alias).")
 @click.option("--type", "types", multiple=True, metavar="LABEL", help="Mentions an entity of this type (ORG, PERSON, GPE...).")
+@click.option("--event", "events", multiple=True, metavar="TYPE", help="With an event of this type (FINE, BAN...).")
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="From this source.")
+@click.option("--all-articles", is_flag=True, help="List every article, not one per story.")
 @click.option("--since", metavar="DURATION", help="Published in the last DURATION (e.g. 7d, 24h).")
 @click.option("--from", "date_from", metavar="DATE", help="Published on or after DATE (YYYY-MM-DD).")
 @click.option("--to", "date_to", metavar="DATE", help="Published before DATE (YYYY-MM-DD).")
@@ -361,9 +363,13 @@ SEARCH_COLUMNS = ["title", "source", "published_at", "snippet", "url"]
 @output_options
 @pass_state
 def search(state: State, query: str | None, entities: tuple[str, ...], types: tuple[str, ...],
-           sources: tuple[str, ...], since: str | None, date_from: str | None, date_to: str | None,
-           lang: str | None, sort: str, limit: int, fmt: str) -> None:
+           events: tuple[str, ...], sources: tuple[str, ...], all_articles: bool, since: str | None,
+           date_from: str | None, date_to: str | None, lang: str | None, sort: str, limit: int,
+           fmt: str) -> None:
     """Search stored articles: full text (AND, OR, NOT, "phrases", parentheses, title:) and entities.
+
+    One story shows once (its best article, with the number of sources carrying it) unless
+    --all-articles.
 
     \b
     Examples:
@@ -371,16 +377,19 @@ def search(state: State, query: str | None, entities: tuple[str, ...], types: tu
       newsmon search --type ORG --since 7d
       newsmon search 'Twitter AND office' --json
       newsmon search 'title:Google NOT appeal' --entity Roskomnadzor --csv
+      newsmon search --event FINE --entity Google --since 30d
     """
     from newsmon.query import parse_query
     from newsmon.storage.search import SearchFilter, search_articles
 
-    if not (query or entities or types or sources):
-        raise ConfigError("give a QUERY or at least one of --entity, --type, --source")
+    if not (query or entities or types or events or sources):
+        raise ConfigError("give a QUERY or at least one of --entity, --type, --event, --source")
+    _check_event_types(events)
     config = state.config()
     f = SearchFilter(query=parse_query(query) if query else None, entities=[_canonical(config, e) for e in entities],
-                     types=list(types), sources=list(sources), language=lang, sort=sort, limit=limit,
-                     since=_since(since), until=_date(date_to, "--to"))
+                     types=list(types), events=list(events), sources=list(sources), language=lang,
+                     sort=sort, limit=limit, since=_since(since), until=_date(date_to, "--to"),
+                     per_story=not all_articles)
     if date_from:
         f.since = _date(date_from, "--from")
     repo = state.repo()
@@ -390,6 +399,15 @@ def search(state: State, query: str | None, entities: tuple[str, ...], types: tu
         repo.close()
     rows = [{**asdict(h), "published_at": h.published_at} for h in hits]
     render_rows(rows, SEARCH_COLUMNS, fmt, empty="no matching articles")
+
+
+def _check_event_types(events: tuple[str, ...]) -> None:
+    from newsmon.records import EventType
+
+    known = {t.value for t in EventType}
+    for event in events:
+        if event.upper() not in known:
+            raise ConfigError(f"--event: unknown event type {event!r} (known: {', '.join(sorted(known))})")
 
 
 def _canonical(config: Config, name: str) -> str:

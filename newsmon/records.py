@@ -197,6 +197,7 @@ class SearchHit:
     snippet: str
     story_id: int | None = None
     score: float | None = None
+    sources: int = 1  # distinct sources carrying the story
 
 
 @dataclass(slots=True)

@@ -96,7 +96,7 @@ def test_search_after_run_finds_entities_and_sentences(world: World) -> None:
         "Putin Orders Twitter to Open Russian Office", "Telegram Patches Vulnerability in New Software Update"}
     assert all("**Roskomnadzor**" in r["snippet"] for r in rows)
     code, out, _ = newsmon(world, "search", "Twitter AND office", "--csv")
-    assert code == 0 and out.splitlines()[0] == "title,source,published_at,snippet,url"
+    assert code == 0 and out.splitlines()[0] == "title,source,published_at,snippet,url,sources"
     assert len(out.splitlines()) == 2 and "Putin Orders Twitter" in out
     code, out, _ = newsmon(world, "search", "--entity", "RKN", "--json")
     assert code == 0 and len(yaml.safe_load(out)) == 2  # alias resolved to the watch-list entity

@@ -68,3 +68,28 @@ def test_date_and_source_filters(filled: Repository) -> None:
         "Putin Orders Twitter to Open Russian Office"]
     assert titles(filled, sources=["sports"], sort="date") == ["City Marathon"]
     assert titles(filled, query=parse_query("Twitter"), until=NOW - timedelta(days=7)) == []
+
+
+def test_one_hit_per_story_with_its_source_count(repo: Repository) -> None:
+    from newsmon.dedupe import text_signature
+
+    base = " ".join(f"Line {i}: Roskomnadzor slowed down Twitter across Russia in May." for i in range(40))
+    copy = base + " A syndicated copy adds this closing paragraph."
+    a = repo.save_article(make_article(1, text=base, signature=text_signature(base), source="one"))
+    b = repo.save_article(make_article(2, text=copy, signature=text_signature(copy), source="two"))
+    assert a.story_id == b.story_id
+    hits = search_articles(repo, SearchFilter(query=parse_query("Roskomnadzor")))
+    assert [(h.story_id, h.sources) for h in hits] == [(a.story_id, 2)]
+    every = search_articles(repo, SearchFilter(query=parse_query("Roskomnadzor"), per_story=False))
+    assert sorted(h.article_id for h in every) == sorted([a.article_id, b.article_id])
+
+
+def test_event_filter(filled: Repository) -> None:
+    from newsmon.records import Event, EventType
+
+    [hit] = search_articles(filled, SearchFilter(query=parse_query("Twitter")))
+    analysis = filled.load_analysis(hit.article_id)
+    analysis.events = [Event(EventType.LAW, "signed", "President Vladimir Putin signed a law on Thursday.", 0, 50)]
+    filled.save_analysis(hit.article_id, analysis)
+    assert titles(filled, events=["LAW"]) == ["Putin Orders Twitter to Open Russian Office"]
+    assert titles(filled, events=["FINE"]) == []

@@ -10,7 +10,7 @@ from sqlalchemy import Select, column, func, literal_column, select, table, text
 
 from newsmon.query import Query, best_sentence, highlight
 from newsmon.records import SearchHit
-from newsmon.storage.models import ArticleRow, EntityRow, MentionRow
+from newsmon.storage.models import ArticleRow, EntityRow, EventRow, MentionRow
 from newsmon.storage.repository import Repository
 
 _FTS = table("articles_fts", column("rowid"))
@@ -25,8 +25,10 @@ class SearchFilter:
     since: datetime | None = None
     until: datetime | None = None
     language: str | None = None
+    events: list[str] = field(default_factory=list)  # event types, e.g. FINE
     sort: str = "relevance"  # relevance | date
     limit: int = 20
+    per_story: bool = True  # one hit per story (its best article), with the story's source count
 
 
 def search_articles(repo: Repository, f: SearchFilter) -> list[SearchHit]:
@@ -44,6 +46,9 @@ def search_articles(repo: Repository, f: SearchFilter) -> list[SearchHit]:
     if f.types:
         stmt = stmt.where(ArticleRow.id.in_(
             select(MentionRow.article_id).where(MentionRow.label.in_([t.upper() for t in f.types]))))
+    if f.events:
+        stmt = stmt.where(ArticleRow.id.in_(
+            select(EventRow.article_id).where(EventRow.type.in_([e.upper() for e in f.events]))))
     if f.sources:
         stmt = stmt.where(ArticleRow.source.in_(f.sources))
     if f.language:
@@ -53,20 +58,50 @@ def search_articles(repo: Repository, f: SearchFilter) -> list[SearchHit]:
     if f.until:
         stmt = stmt.where(when < f.until)
     order = [when.desc(), ArticleRow.id.desc()] if f.sort == "date" or f.query is None else [rank, when.desc()]
-    stmt = stmt.add_columns(score.label("score")).order_by(*order).limit(f.limit)
+    # with one hit per story, over-fetch so that collapsing copies still fills the page
+    fetch = f.limit * 4 if f.per_story else f.limit
+    stmt = stmt.add_columns(score.label("score")).order_by(*order).limit(fetch)
     if repo.dialect == "sqlite" and f.query is not None and f.sort != "date" and _only_query(f):
-        stmt = _fts_top(f.query, f.limit)  # rank inside the FTS index: no join per match
+        stmt = _fts_top(f.query, fetch)  # rank inside the FTS index: no join per match
     with repo.engine.connect() as conn:
         ranked = conn.execute(stmt).all()
+        if f.per_story:
+            ranked = _best_per_story(conn, ranked, f.limit)
         rows = {r["id"]: r for r in conn.execute(
             select(ArticleRow.id, ArticleRow.title, ArticleRow.source, ArticleRow.url, ArticleRow.published_at,
                    ArticleRow.story_id, ArticleRow.text).where(ArticleRow.id.in_([i for i, _ in ranked]))
         ).mappings()}
-        return [_hit(conn, {**rows[i], "score": sc}, f) for i, sc in ranked]
+        hits = [_hit(conn, {**rows[i], "score": sc}, f) for i, sc in ranked]
+        _count_sources(conn, hits)
+        return hits
 
 
 def _only_query(f: SearchFilter) -> bool:
-    return not (f.entities or f.types or f.sources or f.language or f.since or f.until)
+    return not (f.entities or f.types or f.events or f.sources or f.language or f.since or f.until)
+
+
+def _best_per_story(conn: Any, ranked: list[Any], limit: int) -> list[Any]:
+    """Keep the first (best) hit of each story, in rank order."""
+    stories = dict(conn.execute(select(ArticleRow.id, ArticleRow.story_id)
+                                .where(ArticleRow.id.in_([i for i, _ in ranked]))).all())
+    seen: set[Any] = set()
+    kept = []
+    for article_id, score in ranked:
+        story = stories.get(article_id) or -article_id
+        if story not in seen:
+            seen.add(story)
+            kept.append((article_id, score))
+    return kept[:limit]
+
+
+def _count_sources(conn: Any, hits: list[SearchHit]) -> None:
+    ids = {h.story_id for h in hits if h.story_id is not None}
+    if not ids:
+        return
+    counts = dict(conn.execute(select(ArticleRow.story_id, func.count(func.distinct(ArticleRow.source)))
+                               .where(ArticleRow.story_id.in_(ids)).group_by(ArticleRow.story_id)).all())
+    for hit in hits:
+        hit.sources = counts.get(hit.story_id, 1)
 
 
 def _fts_top(query: Query, limit: int) -> Any:
