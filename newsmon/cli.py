@@ -386,9 +386,9 @@ def search(state: State, query: str | None, entities: tuple[str, ...], types: tu
         raise ConfigError("give a QUERY or at least one of --entity, --type, --event, --source")
     _check_event_types(events)
     config = state.config()
-    f = SearchFilter(query=parse_query(query) if query else None, entities=[_canonical(config, e) for e in entities],
+    f = SearchFilter(query=parse_query(query) if query else None, entities=[config.canonical_entity(e) for e in entities],
                      types=list(types), events=list(events), sources=list(sources), language=lang,
-                     sort=sort, limit=limit, since=_since(since), until=_date(date_to, "--to"),
+                     sort=sort, limit=limit, since=since_option(since), until=_date(date_to, "--to"),
                      per_story=not all_articles)
     if date_from:
         f.since = _date(date_from, "--from")
@@ -410,14 +410,7 @@ def _check_event_types(events: tuple[str, ...]) -> None:
             raise ConfigError(f"--event: unknown event type {event!r} (known: {', '.join(sorted(known))})")
 
 
-def _canonical(config: Config, name: str) -> str:
-    for item in config.watchlist:
-        if name.casefold() in {item.name.casefold(), *(a.casefold() for a in item.aliases)}:
-            return item.name
-    return name
-
-
-def _since(value: str | None) -> datetime | None:
+def since_option(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.now(timezone.utc) - timedelta(seconds=_duration_option(value, "--since"))

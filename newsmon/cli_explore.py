@@ -77,10 +77,9 @@ def entity(state: Any, name: str, types: tuple[str, ...], since: str, limit: int
       newsmon entity Roskomnadzor
       newsmon entity RKN --since 90d --json
     """
-    from newsmon.cli import _canonical
     from newsmon.explore import entity_profile
 
-    canonical = _canonical(state.config(), name)
+    canonical = state.config().canonical_entity(name)
     repo = state.repo()
     try:
         profile = entity_profile(repo, canonical, _window_start(since), types=list(types), limit=limit)
@@ -139,11 +138,10 @@ def events(state: Any, types: tuple[str, ...], entity_name: str | None, since: s
       newsmon events --type FINE --since 90d
       newsmon events --entity Twitter --csv
     """
-    from newsmon.cli import _canonical
     from newsmon.explore import EventFilter, list_events
 
     f = EventFilter(types=[EventType(t.upper()) for t in types], since=_window_start(since), limit=limit,
-                    entity=_canonical(state.config(), entity_name) if entity_name else None)
+                    entity=state.config().canonical_entity(entity_name) if entity_name else None)
     repo = state.repo()
     try:
         found = list_events(repo, f)
@@ -178,9 +176,9 @@ def stories(state: Any, since: str, sort: str, limit: int, fmt: str) -> None:
 
 
 def _window_start(since: str) -> datetime:
-    from newsmon.cli import _since
+    from newsmon.cli import since_option
 
-    start = _since(since)
+    start = since_option(since)
     assert start is not None  # every exploration command has a --since default
     return start
 

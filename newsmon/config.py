@@ -253,6 +253,14 @@ class Config(_Model):
         known = ", ".join(s.name for s in self.sources) or "none configured"
         raise ConfigError(f"unknown source {name!r} (known: {known})")
 
+    def canonical_entity(self, name: str) -> str:
+        """The watch-list name for `name` or any of its aliases (any case); else `name` itself."""
+        folded = name.casefold()
+        for item in self.watchlist:
+            if folded in {item.name.casefold(), *(a.casefold() for a in item.aliases)}:
+                return item.name
+        return name
+
     def watch_entities(self) -> list[WatchEntity]:
         return [item.to_record() for item in self.watchlist]
 

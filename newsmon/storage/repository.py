@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, String, delete, func, select, update
+from sqlalchemy import Select, String, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -62,14 +61,6 @@ def iter_batches(repo: Repository, status: ArticleStatus, size: int,
             return
         remaining -= len(batch)
         yield batch
-
-
-@dataclass(slots=True)
-class StoredArticle:
-    """An article with what the NLP stage found in it (for rules and display)."""
-
-    article: Article
-    analysis: Analysis
 
 
 def open_repository(url: str, upgrade: bool = False) -> Repository:
@@ -124,11 +115,6 @@ class Repository:
         with self.engine.begin() as conn:
             conn.execute(stmt)
         return state
-
-    def list_source_states(self) -> list[SourceState]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(SourceStateRow.__table__)).mappings().all()
-        return [_source_state_from_row(r) for r in rows]
 
     def source_article_stats(self, now: datetime) -> dict[str, dict[str, float]]:
         """Per source: articles fetched in the last 24 h and 7 d, and the share with a title,
@@ -240,22 +226,11 @@ class Repository:
             row = conn.execute(_article_select().where(ArticleRow.id == article_id)).mappings().first()
         return _article_from_row(row) if row else None
 
-    def article_ids(self, status: ArticleStatus, limit: int = 1000) -> list[int]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(ArticleRow.id).where(ArticleRow.status == status.value)
-                                .order_by(ArticleRow.id).limit(limit))
-            return [r[0] for r in rows]
-
     def articles_by_status(self, status: ArticleStatus, limit: int = 1000) -> list[Article]:
         with self.engine.connect() as conn:
             rows = conn.execute(_article_select().where(ArticleRow.status == status.value)
                                 .order_by(ArticleRow.id).limit(limit)).mappings().all()
         return [_article_from_row(r) for r in rows]
-
-    def set_status(self, article_id: int, status: ArticleStatus, reason: str | None = None) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(ArticleRow).where(ArticleRow.id == article_id)
-                         .values(status=status.value, status_reason=reason))
 
     def count_articles(self, status: ArticleStatus | None = None) -> int:
         stmt = select(func.count()).select_from(ArticleRow)
@@ -402,11 +377,6 @@ class Repository:
             stmt = stmt.where(NotificationRow.status == status.value)
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
-
-    def delete_article(self, article_id: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(delete(ArticleRow).where(ArticleRow.id == article_id))
-
 
 # -- row <-> record ---------------------------------------------------------------------------
 def _source_state_from_row(r: Any) -> SourceState:
