@@ -380,7 +380,7 @@ def search(state: State, query: str | None, entities: tuple[str, ...], types: tu
       newsmon search --event FINE --entity Google --since 30d
     """
     from newsmon.query import parse_query
-    from newsmon.storage.search import SearchFilter, search_articles
+    from newsmon.storage.search import SearchFilter, search_page
 
     if not (query or entities or types or events or sources):
         raise ConfigError("give a QUERY or at least one of --entity, --type, --event, --source")
@@ -394,10 +394,13 @@ def search(state: State, query: str | None, entities: tuple[str, ...], types: tu
         f.since = _date(date_from, "--from")
     repo = state.repo()
     try:
-        hits = search_articles(repo, f)
+        page = search_page(repo, f)
     finally:
         repo.close()
-    rows = [{**asdict(h), "published_at": h.published_at} for h in hits]
+    if page.truncated:
+        click.echo(f"note: more than {f.rank_window:,} matches; ranked the newest {f.rank_window:,} "
+                   "(add terms, a filter or --since to rank all, or --sort date)", err=True)
+    rows = [{**asdict(h), "published_at": h.published_at} for h in page.hits]
     render_rows(rows, SEARCH_COLUMNS, fmt, empty="no matching articles")
 
 

@@ -9,7 +9,7 @@ import pytest
 from newsmon.query import parse_query
 from newsmon.records import Analysis, Mention
 from newsmon.storage.repository import Repository
-from newsmon.storage.search import SearchFilter, search_articles
+from newsmon.storage.search import SearchFilter, search_articles, search_page
 from tests.test_storage import make_article
 
 NOW = datetime.now(timezone.utc)
@@ -93,3 +93,24 @@ def test_event_filter(filled: Repository) -> None:
     filled.save_analysis(hit.article_id, analysis)
     assert titles(filled, events=["LAW"]) == ["Putin Orders Twitter to Open Russian Office"]
     assert titles(filled, events=["FINE"]) == []
+
+
+def test_broad_bare_query_ranks_only_its_newest_matches(repo: Repository) -> None:
+    # the oldest article is the most relevant (its title matches too), the four later ones mention it once
+    repo.save_article(make_article(1, text="Roskomnadzor Roskomnadzor Roskomnadzor fined Google.",
+                                   title="Roskomnadzor fines Google"))
+    for i in range(2, 6):
+        repo.save_article(make_article(i, text=f"Story {i} about the weather; Roskomnadzor was not reached."
+                                       + " Rain fell all day." * 10))
+    query = parse_query("Roskomnadzor")
+    full = search_page(repo, SearchFilter(query=query, per_story=False, rank_window=None))
+    assert full.hits[0].title == "Roskomnadzor fines Google" and not full.truncated
+    windowed = search_page(repo, SearchFilter(query=query, per_story=False, rank_window=3))
+    assert windowed.truncated
+    assert len(windowed.hits) == 3 and "Roskomnadzor fines Google" not in [h.title for h in windowed.hits]
+    exact = search_page(repo, SearchFilter(query=query, per_story=False, rank_window=5))
+    assert not exact.truncated and exact.hits[0].title == "Roskomnadzor fines Google"
+    # a filter (here a date window) turns the window off: filtered queries are ranked in full
+    dated = search_page(repo, SearchFilter(query=query, per_story=False, rank_window=3,
+                                           since=NOW - timedelta(days=3650)))
+    assert not dated.truncated and dated.hits[0].title == "Roskomnadzor fines Google"

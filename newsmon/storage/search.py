@@ -1,4 +1,11 @@
-"""Full-text and entity search behind one function: FTS5 on SQLite, tsvector on PostgreSQL."""
+"""Full-text and entity search behind one function: FTS5 on SQLite, tsvector on PostgreSQL.
+
+Relevance (BM25 on FTS5, ``ts_rank`` on PostgreSQL) is computed for every match, so a bare query
+matching a large share of the archive ("ransomware" in a security feed) would score tens of
+thousands of rows to show twenty. A query without other filters therefore ranks only its
+``rank_window`` newest matches (by article id, i.e. storage order); narrower queries, and any query
+with a filter, are ranked in full. ``SearchPage.truncated`` says when the window applied.
+"""
 
 from __future__ import annotations
 
@@ -29,10 +36,22 @@ class SearchFilter:
     sort: str = "relevance"  # relevance | date
     limit: int = 20
     per_story: bool = True  # one hit per story (its best article), with the story's source count
+    rank_window: int | None = 10_000  # a bare query ranks only this many newest matches (None: all)
+
+
+@dataclass(slots=True)
+class SearchPage:
+    hits: list[SearchHit]
+    truncated: bool = False  # more than rank_window matches: only the newest were ranked
 
 
 def search_articles(repo: Repository, f: SearchFilter) -> list[SearchHit]:
     """Articles matching every given condition, best first, each with its matching sentence."""
+    return search_page(repo, f).hits
+
+
+def search_page(repo: Repository, f: SearchFilter) -> SearchPage:
+    """Like search_articles, and whether a broad query was ranked over its newest matches only."""
     when = func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at)
     # first the ids of the best `limit` hits (index-only where possible), then their rows: sorting
     # whole rows (with their text) of every match is what made large result sets slow
@@ -60,10 +79,14 @@ def search_articles(repo: Repository, f: SearchFilter) -> list[SearchHit]:
     order = [when.desc(), ArticleRow.id.desc()] if f.sort == "date" or f.query is None else [rank, when.desc()]
     # with one hit per story, over-fetch so that collapsing copies still fills the page
     fetch = f.limit * 4 if f.per_story else f.limit
-    stmt = stmt.add_columns(score.label("score")).order_by(*order).limit(fetch)
-    if repo.dialect == "sqlite" and f.query is not None and f.sort != "date" and _only_query(f):
-        stmt = _fts_top(f.query, fetch)  # rank inside the FTS index: no join per match
+    windowed = f.query is not None and f.sort != "date" and _only_query(f)
     with repo.engine.connect() as conn:
+        floor = _window_floor(conn, f.query, repo.dialect, f.rank_window) if windowed else None
+        if floor is not None:
+            stmt = stmt.where(ArticleRow.id >= floor)
+        stmt = stmt.add_columns(score.label("score")).order_by(*order).limit(fetch)
+        if windowed and repo.dialect == "sqlite":
+            stmt = _fts_top(f.query, fetch, floor)  # rank inside the FTS index: no join per match
         ranked = conn.execute(stmt).all()
         if f.per_story:
             ranked = _best_per_story(conn, ranked, f.limit)
@@ -73,7 +96,26 @@ def search_articles(repo: Repository, f: SearchFilter) -> list[SearchHit]:
         ).mappings()}
         hits = [_hit(conn, {**rows[i], "score": sc}, f) for i, sc in ranked]
         _count_sources(conn, hits)
-        return hits
+        return SearchPage(hits, truncated=floor is not None)
+
+
+def _window_floor(conn: Any, query: Query | None, dialect: str, window: int | None) -> int | None:
+    """The id of the window-th newest match, or None when there are no more matches than that.
+
+    Walking matches newest first is cheap in both indexes (FTS5 rowids, GIN then a top-N sort of
+    ids); scoring every match is what is not.
+    """
+    if query is None or not window:
+        return None
+    if dialect == "sqlite":
+        stmt: Any = text("SELECT rowid FROM articles_fts WHERE articles_fts MATCH :fts "
+                         "ORDER BY rowid DESC LIMIT 1 OFFSET :skip").bindparams(fts=query.to_fts5(), skip=window)
+    else:
+        tsq = func.to_tsquery(literal_column("'simple'::regconfig"), query.to_tsquery())
+        stmt = (select(ArticleRow.id).where(literal_column("articles.tsv").op("@@")(tsq))
+                .order_by(ArticleRow.id.desc()).offset(window).limit(1))
+    below = conn.execute(stmt).scalar()
+    return None if below is None else int(below) + 1
 
 
 def _only_query(f: SearchFilter) -> bool:
@@ -104,10 +146,10 @@ def _count_sources(conn: Any, hits: list[SearchHit]) -> None:
         hit.sources = counts.get(hit.story_id, 1)
 
 
-def _fts_top(query: Query, limit: int) -> Any:
+def _fts_top(query: Query, limit: int, floor: int | None) -> Any:
     return text("SELECT rowid AS id, bm25(articles_fts, 10.0, 1.0) AS score FROM articles_fts "
-                "WHERE articles_fts MATCH :fts ORDER BY score LIMIT :limit").bindparams(
-        fts=query.to_fts5(), limit=limit)
+                "WHERE articles_fts MATCH :fts AND rowid >= :floor ORDER BY score LIMIT :limit").bindparams(
+        fts=query.to_fts5(), floor=floor or 0, limit=limit)
 
 
 def _mentioning(attr: Any, name: str) -> Select[Any]:
