@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Select, String, and_, cast, distinct, exists, func, literal, select, true
+from sqlalchemy import Float, Integer, Select, String, and_, cast, distinct, exists, func, literal, select, true, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from newsmon.records import EventType
-from newsmon.storage.models import ArticleRow, EntityRow, EventRow, MentionRow, Story
+from newsmon.storage.models import ArticleRow, EntityDay, EntityRow, EventRow, MentionRow, Story
 from newsmon.storage.repository import Repository
 
 # the article's date, exactly as indexed by ix_articles_when (and used by search)
@@ -166,8 +166,7 @@ class StorySummary:
 # -- entities --------------------------------------------------------------------------------------
 def top_entities(repo: Repository, f: EntityFilter) -> list[EntityCount]:
     """Entities by mentions in the window (then distinct articles, then name)."""
-    counts = _entity_counts(f, f.since, f.until, func.count(MentionRow.id).label("mentions"),
-                            func.count(distinct(MentionRow.article_id)).label("articles")).subquery()
+    counts = _entity_counts(f, f.since, f.until).subquery()
     stmt = _named_counts(counts, counts.c.mentions.desc(), counts.c.articles.desc()).limit(f.limit)
     with repo.engine.connect() as conn:
         return [EntityCount(r.name, r.type, bool(r.watched), r.mentions, r.articles) for r in conn.execute(stmt)]
@@ -184,12 +183,9 @@ def trending_entities(repo: Repository, f: EntityFilter, windows: int = 4, smoot
     if f.since is None:
         raise ValueError("trending entities need a window start (since)")
     until = f.until or _now()
-    mentions = func.count(MentionRow.id)
-    current = (_entity_counts(f, f.since, until, mentions.label("mentions"),
-                              func.count(distinct(MentionRow.article_id)).label("articles"))
-               .having(mentions >= min_mentions).subquery("current"))
-    before = _entity_counts(f, f.since - (until - f.since) * windows, f.since, mentions.label("mentions"))
-    previous = before.subquery("previous")
+    counted = _entity_counts(f, f.since, until)
+    current = counted.having(counted.selected_columns.mentions >= min_mentions).subquery("current")
+    previous = _entity_counts(f, f.since - (until - f.since) * windows, f.since).subquery("previous")
     smooth = literal(smoothing, Float)
     baseline = (cast(func.coalesce(previous.c.mentions, 0), Float) / windows).label("baseline")
     ratio = ((cast(current.c.mentions, Float) + smooth) / (baseline + smooth)).label("ratio")
@@ -200,20 +196,71 @@ def trending_entities(repo: Repository, f: EntityFilter, windows: int = 4, smoot
                                float(r.ratio)) for r in conn.execute(stmt)]
 
 
-def _entity_counts(f: EntityFilter, since: datetime | None, until: datetime | None, *measures: Any) -> Select[Any]:
-    """Measures per mentions.entity_id over the window's articles. The window's article ids come
-    from a subquery on ix_articles_when, so the mentions are read per article (covering index
-    ix_mentions_article_entity); names are joined afterwards, once per entity."""
-    articles = select(ArticleRow.id).where(*_window(ARTICLE_DATE, since, until))
-    stmt = select(MentionRow.entity_id, *measures).where(MentionRow.article_id.in_(articles))
+def _entity_counts(f: EntityFilter, since: datetime | None, until: datetime | None) -> Select[Any]:
+    """(entity_id, mentions, articles) over the window: whole UTC days summed from entity_days,
+    the partial first and last day counted from mentions (via ix_articles_when and the covering
+    ix_mentions_article_entity). An article has one day, so summing articles over parts is exact."""
+    parts: list[Select[Any]] = []
+    whole = _whole_days(since, until)
+    if whole is not None:
+        first, last = whole
+        days = select(EntityDay.entity_id.label("entity_id"), EntityDay.mentions.label("mentions"),
+                      EntityDay.articles.label("articles"))
+        days = days.where(EntityDay.day >= first) if first is not None else days
+        days = days.where(EntityDay.day < last) if last is not None else days
+        parts.append(_only_wanted(days, EntityDay.entity_id, f))
+    for start, end in _partial_days(since, until, whole):
+        articles = select(ArticleRow.id).where(*_window(ARTICLE_DATE, start, end))
+        raw = (select(MentionRow.entity_id.label("entity_id"), func.count(MentionRow.id).label("mentions"),
+                      func.count(distinct(MentionRow.article_id)).label("articles"))
+               .where(MentionRow.article_id.in_(articles)).group_by(MentionRow.entity_id))
+        parts.append(_only_wanted(raw, MentionRow.entity_id, f))
+    both = union_all(*parts).subquery("parts") if len(parts) > 1 else parts[0].subquery("parts")
+    # sums of bigint counts are numeric on PostgreSQL: back to integers
+    return (select(both.c.entity_id, cast(func.sum(both.c.mentions), Integer).label("mentions"),
+                   cast(func.sum(both.c.articles), Integer).label("articles")).group_by(both.c.entity_id))
+
+
+def _only_wanted(stmt: Select[Any], entity_id: Any, f: EntityFilter) -> Select[Any]:
     if f.types or f.watched:
         wanted = select(EntityRow.id)
         if f.types:
             wanted = wanted.where(EntityRow.type.in_([t.upper() for t in f.types]))
         if f.watched:
             wanted = wanted.where(EntityRow.watched.is_(True))
-        stmt = stmt.where(MentionRow.entity_id.in_(wanted))
-    return stmt.group_by(MentionRow.entity_id)
+        stmt = stmt.where(entity_id.in_(wanted))
+    return stmt
+
+
+def _whole_days(since: datetime | None, until: datetime | None) -> tuple[date | None, date | None] | None:
+    """The UTC days lying wholly inside [since, until) as [first, last) (None: unbounded), or None."""
+    first = None if since is None else _utc(since).date() + timedelta(days=0 if _midnight(since) else 1)
+    last = None if until is None else _utc(until).date()
+    if first is not None and last is not None and first >= last:
+        return None
+    return first, last
+
+
+def _partial_days(since: datetime | None, until: datetime | None,
+                  whole: tuple[date | None, date | None] | None) -> list[tuple[datetime | None, datetime | None]]:
+    """The parts of [since, until) outside its whole days, to be counted from mentions."""
+    if whole is None:
+        return [(since, until)]
+    first, last = whole
+    parts: list[tuple[datetime | None, datetime | None]] = []
+    if since is not None and first is not None and _utc(since) < _day_start(first):
+        parts.append((since, _day_start(first)))
+    if until is not None and last is not None and _utc(until) > _day_start(last):
+        parts.append((_day_start(last), until))
+    return parts
+
+
+def _midnight(value: datetime) -> bool:
+    return _utc(value).time() == datetime.min.time()
+
+
+def _day_start(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _named_counts(counts: Any, *order: Any) -> Select[Any]:
@@ -237,13 +284,13 @@ def entity_profile(repo: Repository, name: str, since: datetime, until: datetime
             return None
         ids = [e.id for e in entities]
         in_window = _mentions_in_window(ids, since, until)
-        mentions, articles = conn.execute(select(func.count(MentionRow.id),
-                                                 func.count(distinct(MentionRow.article_id))).where(*in_window)).one()
+        timeline = _timeline(conn, ids, since, until)
         return EntityProfile(
             name=entities[0].name, types=sorted({e.type for e in entities}),
-            watched=any(e.watched for e in entities), since=since, until=until, mentions=mentions,
-            articles=articles, surface_forms=_surface_forms(conn, in_window, limit),
-            timeline=_timeline(conn, in_window, since, until), co_mentions=_co_mentions(conn, ids, in_window, limit),
+            watched=any(e.watched for e in entities), since=since, until=until,
+            mentions=sum(d.mentions for d in timeline), articles=sum(d.articles for d in timeline),
+            surface_forms=_surface_forms(conn, in_window, limit),
+            timeline=timeline, co_mentions=_co_mentions(conn, ids, in_window, limit),
             latest_events=_latest_events(conn, ids, since, until, limit),
             latest_articles=_latest_articles(conn, ids, since, until, limit))
 
@@ -257,7 +304,7 @@ def entity_timeline(repo: Repository, name: str, since: datetime, until: datetim
         ids = [e.id for e in conn.execute(_named(name, types))]
         if not ids:
             return []
-        return _timeline(conn, _mentions_in_window(ids, since, until), since, until)
+        return _timeline(conn, ids, since, until)
 
 
 def _named(name: str, types: list[str] | None) -> Select[Any]:
@@ -280,14 +327,27 @@ def _surface_forms(conn: Any, in_window: list[Any], limit: int) -> list[SurfaceF
     return [SurfaceForm(text, n) for text, n in rows]
 
 
-def _timeline(conn: Any, in_window: list[Any], since: datetime, until: datetime) -> list[DayCount]:
+def _timeline(conn: Any, ids: list[int], since: datetime, until: datetime) -> list[DayCount]:
+    """Every UTC day of [since, until) with the entities' mentions and distinct articles: whole
+    days from entity_days, the partial first and last day from mentions."""
+    counts: dict[date, tuple[int, int]] = {}
+    whole = _whole_days(since, until)
+    if whole is not None:
+        first, last = whole
+        rows = conn.execute(select(EntityDay.day, func.sum(EntityDay.mentions), func.sum(EntityDay.articles))
+                            .where(EntityDay.entity_id.in_(ids), EntityDay.day >= first, EntityDay.day < last)
+                            .group_by(EntityDay.day))
+        counts.update({d: (int(m), int(a)) for d, m, a in rows})
     day = utc_day(ARTICLE_DATE).label("day")
-    rows = conn.execute(select(day, func.count(MentionRow.id), func.count(distinct(MentionRow.article_id)))
-                        .join(ArticleRow, ArticleRow.id == MentionRow.article_id)
-                        .where(*in_window).group_by(day))
-    counts = {date.fromisoformat(d): (m, a) for d, m, a in rows}
-    first, last = _utc(since).date(), _utc(until - timedelta(microseconds=1)).date()
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    for start, end in _partial_days(since, until, whole):
+        rows = conn.execute(select(day, func.count(MentionRow.id), func.count(distinct(MentionRow.article_id)))
+                            .join(ArticleRow, ArticleRow.id == MentionRow.article_id)
+                            .where(*_mentions_in_window(ids, start, end)).group_by(day))
+        for d, m, a in rows:
+            before = counts.get(date.fromisoformat(d), (0, 0))
+            counts[date.fromisoformat(d)] = (before[0] + m, before[1] + a)
+    first_day, last_day = _utc(since).date(), _utc(until - timedelta(microseconds=1)).date()
+    days = [first_day + timedelta(days=i) for i in range((last_day - first_day).days + 1)]
     return [DayCount(d, *counts.get(d, (0, 0))) for d in days]
 
 

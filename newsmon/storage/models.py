@@ -6,10 +6,10 @@ Unique keys make every write idempotent: the URL hash, (article, span, label) fo
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
+from sqlalchemy import (JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary,
                         MetaData, String, Text, UniqueConstraint, func)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -134,6 +134,21 @@ class MentionRow(Base):
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)
     sentence: Mapped[str] = mapped_column(Text)
+
+
+class EntityDay(Base):
+    """Per (entity, UTC day of the article's date): mentions and distinct articles, a rollup of
+    `mentions` kept by Repository.save_analysis (in the mentions' transaction, by increments, so
+    concurrent writers on PostgreSQL add up). Top, trending and per-day timelines read whole days
+    from here and only a window's partial first and last day from `mentions`. Anything that
+    deletes mentions must decrement it."""
+
+    __tablename__ = "entity_days"
+    __table_args__ = (Index("ix_entity_days_day_entity", "day", "entity_id"),)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entities.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    mentions: Mapped[int] = mapped_column(Integer)
+    articles: Mapped[int] = mapped_column(Integer)
 
 
 class EventRow(Base):

@@ -7,12 +7,13 @@ committed together with the article's next status in one transaction.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, String, func, select, update
+from sqlalchemy import Select, String, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +24,7 @@ from newsmon.records import (Analysis, Article, ArticleStatus, Event, EventType,
 from newsmon.storage import migrate
 from newsmon.storage.engine import check_connection, create_db_engine
 from newsmon.dedupe import NEAR_DUPLICATE_THRESHOLD, band_keys, similarity
-from newsmon.storage.models import (ArticleBand, ArticleRow, ArticleUrl, EntityRow, EventRow, MatchRow, MentionRow,
+from newsmon.storage.models import (ArticleBand, ArticleRow, ArticleUrl, EntityDay, EntityRow, EventRow, MatchRow, MentionRow,
                                     NotificationRow, SourceState as SourceStateRow, Story)
 from newsmon.errors import DatabaseError
 
@@ -259,13 +260,41 @@ class Repository:
             mention_rows = [{"article_id": article_id, "entity_id": entity_ids[_mention_key(m, watch_types)],
                              "text": m.text, "label": m.label, "start": m.start, "end": m.end,
                              "sentence": m.sentence} for m in analysis.mentions]
+            known = set(conn.execute(select(MentionRow.entity_id).where(MentionRow.article_id == article_id)).scalars())
+            added: list[int] = []
             for i in range(0, len(mention_rows), 500):
-                conn.execute(self._insert(MentionRow).values(mention_rows[i:i + 500]).on_conflict_do_nothing())
+                added += conn.execute(self._insert(MentionRow).values(mention_rows[i:i + 500])
+                                      .on_conflict_do_nothing().returning(MentionRow.entity_id)).scalars()
+            self._count_entity_days(conn, article_id, added, known)
             event_rows = [_event_values(article_id, e) for e in analysis.events]
             if event_rows:
                 conn.execute(self._insert(EventRow).values(event_rows).on_conflict_do_nothing())
             conn.execute(update(ArticleRow).where(ArticleRow.id == article_id)
                          .values(status=ArticleStatus.ANALYSED.value, status_reason=None))
+
+    def _count_entity_days(self, conn: Connection, article_id: int, added: list[int], known: set[int]) -> None:
+        """Add an article's newly stored mentions to entity_days (an article counts once per entity)."""
+        if not added:
+            return
+        when = conn.execute(select(func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at))
+                            .where(ArticleRow.id == article_id)).scalar_one()
+        day = when.astimezone(timezone.utc).date()
+        counts = Counter(added)
+        rows = [{"entity_id": e, "day": day, "mentions": n, "articles": int(e not in known)} for e, n in counts.items()]
+        stmt = self._insert(EntityDay).values(sorted(rows, key=lambda r: r["entity_id"]))  # one lock order
+        conn.execute(stmt.on_conflict_do_update(index_elements=["entity_id", "day"], set_={
+            "mentions": EntityDay.mentions + stmt.excluded.mentions,
+            "articles": EntityDay.articles + stmt.excluded.articles}))
+
+    def rebuild_entity_days(self) -> None:
+        """Recount entity_days from the stored mentions (after a bulk load that bypassed save_analysis)."""
+        day = {"sqlite": "substr(coalesce(a.published_at, a.fetched_at), 1, 10)",
+               "postgresql": "(coalesce(a.published_at, a.fetched_at) AT TIME ZONE 'UTC')::date"}[self.dialect]
+        with self.engine.begin() as conn:
+            conn.execute(delete(EntityDay))
+            conn.execute(text(f"INSERT INTO entity_days (entity_id, day, mentions, articles) "  # noqa: S608 (no input)
+                              f"SELECT m.entity_id, {day}, count(*), count(DISTINCT m.article_id) "
+                              f"FROM mentions m JOIN articles a ON a.id = m.article_id GROUP BY m.entity_id, {day}"))
 
     def _ensure_entities(self, conn: Connection, mentions: Sequence[Mention],
                          watch_types: dict[str, str]) -> dict[str, int]:
