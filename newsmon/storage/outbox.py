@@ -19,8 +19,7 @@ from sqlalchemy.engine import Connection
 from newsmon.records import Analysis, Article, ArticleStatus, Match, Notification, NotificationStatus
 from newsmon.storage.models import (AlertItem, ArticleRow, EntityRow, EventRow, MatchRow, MentionRow,
                                     NotificationRow, SpikeRow)
-from newsmon.storage.repository import (Repository, _article_from_row, _article_select, _event_from_row,
-                                        _reason_dict)
+from newsmon.storage.repository import Repository, article_from_row, article_select, event_from_row, reason_dict
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -95,7 +94,7 @@ def _store_match(repo: Repository, conn: Connection, outcome: Outcome, now: date
     if outcome.known_id is None:
         return conn.execute(repo._insert(MatchRow).values(
             rule=match.rule, story_id=match.story_id, article_id=match.article_id,
-            reasons=[_reason_dict(r) for r in match.reasons], created_at=now,
+            reasons=[reason_dict(r) for r in match.reasons], created_at=now,
             facts=outcome.facts, version=outcome.version,
         ).on_conflict_do_nothing().returning(MatchRow.id)).scalar()
     done = conn.execute(update(MatchRow).where(MatchRow.id == outcome.known_id)
@@ -214,10 +213,10 @@ def articles_mentioning(repo: Repository, entity: str, start: datetime, end: dat
     """The latest articles mentioning a watch-list entity in [start, end)."""
     ids = (select(MentionRow.article_id).join(EntityRow, EntityRow.id == MentionRow.entity_id)
            .where(EntityRow.watched.is_(True), func.lower(EntityRow.name) == entity.lower()))
-    stmt = (_article_select().where(ArticleRow.id.in_(ids), _when() >= start, _when() < end)
+    stmt = (article_select().where(ArticleRow.id.in_(ids), _when() >= start, _when() < end)
             .order_by(_when().desc()).limit(limit))
     with repo.engine.connect() as conn:
-        return [_article_from_row(r) for r in conn.execute(stmt).mappings()]
+        return [article_from_row(r) for r in conn.execute(stmt).mappings()]
 
 
 def spike_fired_since(repo: Repository, rule: str, entity: str, since: datetime) -> bool:
@@ -291,8 +290,8 @@ def candidate_article_ids(repo: Repository, since: datetime, until: datetime | N
 def load_articles(repo: Repository, ids: Sequence[int]) -> list[Article]:
     """Articles by id, in the order given."""
     with repo.engine.connect() as conn:
-        rows = {r["id"]: _article_from_row(r) for r in conn.execute(
-            _article_select().where(ArticleRow.id.in_(list(ids)))).mappings()}
+        rows = {r["id"]: article_from_row(r) for r in conn.execute(
+            article_select().where(ArticleRow.id.in_(list(ids)))).mappings()}
     return [rows[i] for i in ids if i in rows]
 
 
@@ -312,5 +311,5 @@ def load_analyses(repo: Repository, ids: Sequence[int]) -> dict[int, Analysis]:
         events = conn.execute(select(EventRow.__table__).where(EventRow.article_id.in_(list(ids)))
                               .order_by(EventRow.article_id, EventRow.start)).mappings()
         for r in events:
-            found[r["article_id"]].events.append(_event_from_row(r))
+            found[r["article_id"]].events.append(event_from_row(r))
     return found

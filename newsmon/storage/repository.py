@@ -224,14 +224,14 @@ class Repository:
 
     def get_article(self, article_id: int) -> Article | None:
         with self.engine.connect() as conn:
-            row = conn.execute(_article_select().where(ArticleRow.id == article_id)).mappings().first()
-        return _article_from_row(row) if row else None
+            row = conn.execute(article_select().where(ArticleRow.id == article_id)).mappings().first()
+        return article_from_row(row) if row else None
 
     def articles_by_status(self, status: ArticleStatus, limit: int = 1000) -> list[Article]:
         with self.engine.connect() as conn:
-            rows = conn.execute(_article_select().where(ArticleRow.status == status.value)
+            rows = conn.execute(article_select().where(ArticleRow.status == status.value)
                                 .order_by(ArticleRow.id).limit(limit)).mappings().all()
-        return [_article_from_row(r) for r in rows]
+        return [article_from_row(r) for r in rows]
 
     def count_articles(self, status: ArticleStatus | None = None) -> int:
         stmt = select(func.count()).select_from(ArticleRow)
@@ -280,7 +280,7 @@ class Repository:
                             .where(ArticleRow.id == article_id)).scalar_one()
         day = when.astimezone(timezone.utc).date()
         counts = Counter(added)
-        rows = [{"entity_id": e, "day": day, "mentions": n, "articles": int(e not in known)} for e, n in counts.items()]
+        rows: list[dict[str, Any]] = [{"entity_id": e, "day": day, "mentions": n, "articles": int(e not in known)} for e, n in counts.items()]
         stmt = self._insert(EntityDay).values(sorted(rows, key=lambda r: r["entity_id"]))  # one lock order
         conn.execute(stmt.on_conflict_do_update(index_elements=["entity_id", "day"], set_={
             "mentions": EntityDay.mentions + stmt.excluded.mentions,
@@ -320,7 +320,7 @@ class Repository:
             events = conn.execute(select(EventRow.__table__).where(EventRow.article_id == article_id)
                                   .order_by(EventRow.start)).mappings().all()
         return Analysis([Mention(t, lb, s, e, sent, name, bool(w)) for t, lb, s, e, sent, name, w in mentions],
-                        [_event_from_row(r) for r in events])
+                        [event_from_row(r) for r in events])
 
     # -- matches and the notification outbox ----------------------------------------------------
     def save_matches(self, article_id: int, matches: Sequence[tuple[Match, list[Notification]]]) -> int:
@@ -335,7 +335,7 @@ class Repository:
             for match, notifications in matches:
                 match_id = conn.execute(self._insert(MatchRow).values(
                     rule=match.rule, story_id=match.story_id, article_id=match.article_id,
-                    reasons=[_reason_dict(r) for r in match.reasons], created_at=now,
+                    reasons=[reason_dict(r) for r in match.reasons], created_at=now,
                 ).on_conflict_do_nothing().returning(MatchRow.id)).scalar()
                 if match_id is None:
                     continue
@@ -421,11 +421,13 @@ def _article_values(a: Article) -> dict[str, Any]:
             "minhash": signature_to_bytes(a.signature)}
 
 
-def _article_select() -> Select[Any]:
+# -- row conversions, shared with newsmon.storage.outbox ------------------------------------------
+def article_select() -> Select[Any]:
+    """Every article column except the search vector and the MinHash signature."""
     return select(*[c for c in ArticleRow.__table__.c if c.name not in ("tsv", "minhash")])
 
 
-def _article_from_row(r: Any) -> Article:
+def article_from_row(r: Any) -> Article:
     return Article(url=r["url"], source=r["source"], title=r["title"], text=r["text"],
                    fetched_at=r["fetched_at"], authors=list(r["authors"] or []),
                    published_at=r["published_at"], date_source=r["date_source"], language=r["language"],
@@ -445,14 +447,14 @@ def _event_values(article_id: int, e: Event) -> dict[str, Any]:
             "end": e.end, "confidence": e.confidence}
 
 
-def _event_from_row(r: Any) -> Event:
+def event_from_row(r: Any) -> Event:
     return Event(type=EventType(r["type"]), trigger=r["trigger"], sentence=r["sentence"], start=r["start"],
                  end=r["end"], actor=r["actor"], target=r["target"], amount=r["amount"],
                  currency=r["currency"], date=r["date"], legal_basis=r["legal_basis"],
                  confidence=r["confidence"])
 
 
-def _reason_dict(r: MatchReason) -> dict[str, str]:
+def reason_dict(r: MatchReason) -> dict[str, str]:
     return {"kind": r.kind, "value": r.value, "sentence": r.sentence}
 
 

@@ -76,7 +76,7 @@ def search_page(repo: Repository, f: SearchFilter) -> SearchPage:
         stmt = stmt.where(when >= f.since)
     if f.until:
         stmt = stmt.where(when < f.until)
-    order = [when.desc(), ArticleRow.id.desc()] if f.sort == "date" or f.query is None else [rank, when.desc()]
+    order: list[Any] = [when.desc(), ArticleRow.id.desc()] if f.sort == "date" or f.query is None else [rank, when.desc()]
     # with one hit per story, over-fetch so that collapsing copies still fills the page
     fetch = f.limit * 4 if f.per_story else f.limit
     windowed = f.query is not None and f.sort != "date" and _only_query(f)
@@ -85,9 +85,9 @@ def search_page(repo: Repository, f: SearchFilter) -> SearchPage:
         if floor is not None:
             stmt = stmt.where(ArticleRow.id >= floor)
         stmt = stmt.add_columns(score.label("score")).order_by(*order).limit(fetch)
-        if windowed and repo.dialect == "sqlite":
+        if windowed and repo.dialect == "sqlite" and f.query is not None:
             stmt = _fts_top(f.query, fetch, floor)  # rank inside the FTS index: no join per match
-        ranked = conn.execute(stmt).all()
+        ranked = list(conn.execute(stmt).all())
         if f.per_story:
             ranked = _best_per_story(conn, ranked, f.limit)
         rows = {r["id"]: r for r in conn.execute(
@@ -163,7 +163,7 @@ def _fulltext(stmt: Select[Any], query: Query, dialect: str) -> tuple[Select[Any
         stmt = stmt.join(_FTS, _FTS.c.rowid == ArticleRow.id).where(
             text("articles_fts MATCH :fts").bindparams(fts=query.to_fts5()))
         # bm25 is lower-is-better; weight title hits ten times body hits
-        bm25 = literal_column("bm25(articles_fts, 10.0, 1.0)")
+        bm25: Any = literal_column("bm25(articles_fts, 10.0, 1.0)")
         return stmt, bm25, bm25
     tsq = func.to_tsquery(literal_column("'simple'::regconfig"), query.to_tsquery())
     stmt = stmt.where(literal_column("articles.tsv").op("@@")(tsq))
