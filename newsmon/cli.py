@@ -369,7 +369,8 @@ def search(state: State, query: str | None, entities: tuple[str, ...], types: tu
     """Search stored articles: full text (AND, OR, NOT, "phrases", parentheses, title:) and entities.
 
     One story shows once (its best article, with the number of sources carrying it) unless
-    --all-articles.
+    --all-articles. Ranked by relevance (or --sort date); a bare QUERY matching more than 10,000
+    articles ranks its 10,000 newest matches (a note on stderr says so).
 
     \b
     Examples:
