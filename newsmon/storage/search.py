@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, column, func, literal_column, select, table, text
+from sqlalchemy import Select, bindparam, column, func, literal_column, select, table, text
 
 from newsmon.query import Query, best_sentence, highlight
 from newsmon.records import SearchHit
@@ -52,16 +52,32 @@ def search_articles(repo: Repository, f: SearchFilter) -> list[SearchHit]:
 
 def search_page(repo: Repository, f: SearchFilter) -> SearchPage:
     """Like search_articles, and whether a broad query was ranked over its newest matches only."""
+    with repo.engine.connect() as conn:
+        ranked, truncated = _ranked_ids(conn, f, repo.dialect)
+        if f.per_story:
+            ranked = _best_per_story(conn, ranked, f.limit)
+        rows = {r["id"]: r for r in conn.execute(
+            select(ArticleRow.id, ArticleRow.title, ArticleRow.source, ArticleRow.url, ArticleRow.published_at,
+                   ArticleRow.story_id, ArticleRow.text).where(ArticleRow.id.in_([i for i, _ in ranked]))
+        ).mappings()}
+        sentences = _mention_sentences(conn, list(rows), f) if (f.entities or f.types) else {}
+        hits = [_hit({**rows[i], "score": sc}, sentences.get(i), f) for i, sc in ranked]
+        _count_sources(conn, hits)
+        return SearchPage(hits, truncated=truncated)
+
+
+def _ranked_ids(conn: Any, f: SearchFilter, dialect: str) -> tuple[list[Any], bool]:
+    """(article id, score) of the best hits, over-fetched when hits collapse per story; and
+    whether the rank window applied. Ids first, rows later: sorting whole rows (with their text)
+    of every match is what made large result sets slow."""
     when = func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at)
-    # first the ids of the best `limit` hits (index-only where possible), then their rows: sorting
-    # whole rows (with their text) of every match is what made large result sets slow
     stmt: Select[Any] = select(ArticleRow.id)
     score: Any = literal_column("0")
     rank: Any = score
     if f.query is not None:
-        stmt, score, rank = _fulltext(stmt, f.query, repo.dialect)
+        stmt, score, rank = _fulltext(stmt, f.query, dialect)
     for name in f.entities:
-        stmt = stmt.where(ArticleRow.id.in_(_mentioning(EntityRow.name, name)))
+        stmt = stmt.where(ArticleRow.id.in_(_mentioning(_entity_ids(conn, name))))
     if f.types:
         stmt = stmt.where(ArticleRow.id.in_(
             select(MentionRow.article_id).where(MentionRow.label.in_([t.upper() for t in f.types]))))
@@ -77,26 +93,15 @@ def search_page(repo: Repository, f: SearchFilter) -> SearchPage:
     if f.until:
         stmt = stmt.where(when < f.until)
     order: list[Any] = [when.desc(), ArticleRow.id.desc()] if f.sort == "date" or f.query is None else [rank, when.desc()]
-    # with one hit per story, over-fetch so that collapsing copies still fills the page
     fetch = f.limit * 4 if f.per_story else f.limit
     windowed = f.query is not None and f.sort != "date" and _only_query(f)
-    with repo.engine.connect() as conn:
-        floor = _window_floor(conn, f.query, repo.dialect, f.rank_window) if windowed else None
-        if floor is not None:
-            stmt = stmt.where(ArticleRow.id >= floor)
-        stmt = stmt.add_columns(score.label("score")).order_by(*order).limit(fetch)
-        if windowed and repo.dialect == "sqlite" and f.query is not None:
-            stmt = _fts_top(f.query, fetch, floor)  # rank inside the FTS index: no join per match
-        ranked = list(conn.execute(stmt).all())
-        if f.per_story:
-            ranked = _best_per_story(conn, ranked, f.limit)
-        rows = {r["id"]: r for r in conn.execute(
-            select(ArticleRow.id, ArticleRow.title, ArticleRow.source, ArticleRow.url, ArticleRow.published_at,
-                   ArticleRow.story_id, ArticleRow.text).where(ArticleRow.id.in_([i for i, _ in ranked]))
-        ).mappings()}
-        hits = [_hit(conn, {**rows[i], "score": sc}, f) for i, sc in ranked]
-        _count_sources(conn, hits)
-        return SearchPage(hits, truncated=floor is not None)
+    floor = _window_floor(conn, f.query, dialect, f.rank_window) if windowed else None
+    if floor is not None:
+        stmt = stmt.where(ArticleRow.id >= floor)
+    stmt = stmt.add_columns(score.label("score")).order_by(*order).limit(fetch)
+    if windowed and dialect == "sqlite" and f.query is not None:
+        stmt = _fts_top(f.query, fetch, floor)  # rank inside the FTS index: no join per match
+    return list(conn.execute(stmt).all()), floor is not None
 
 
 def _window_floor(conn: Any, query: Query | None, dialect: str, window: int | None) -> int | None:
@@ -111,9 +116,11 @@ def _window_floor(conn: Any, query: Query | None, dialect: str, window: int | No
         stmt: Any = text("SELECT rowid FROM articles_fts WHERE articles_fts MATCH :fts "
                          "ORDER BY rowid DESC LIMIT 1 OFFSET :skip").bindparams(fts=query.to_fts5(), skip=window)
     else:
+        # materialized: else the planner walks the primary key backwards testing every row's tsv
         tsq = func.to_tsquery(literal_column("'simple'::regconfig"), query.to_tsquery())
-        stmt = (select(ArticleRow.id).where(literal_column("articles.tsv").op("@@")(tsq))
-                .order_by(ArticleRow.id.desc()).offset(window).limit(1))
+        matches = select(ArticleRow.id).where(literal_column("articles.tsv").op("@@")(tsq)).cte().prefix_with(
+            "MATERIALIZED")
+        stmt = select(matches.c.id).order_by(matches.c.id.desc()).offset(window).limit(1)
     below = conn.execute(stmt).scalar()
     return None if below is None else int(below) + 1
 
@@ -152,9 +159,16 @@ def _fts_top(query: Query, limit: int, floor: int | None) -> Any:
         fts=query.to_fts5(), floor=floor or 0, limit=limit)
 
 
-def _mentioning(attr: Any, name: str) -> Select[Any]:
-    return (select(MentionRow.article_id).join(EntityRow, EntityRow.id == MentionRow.entity_id)
-            .where(func.lower(attr) == name.casefold()))
+def _entity_ids(conn: Any, name: str) -> list[int]:
+    return list(conn.execute(select(EntityRow.id).where(func.lower(EntityRow.name) == name.casefold())).scalars())
+
+
+def _mentioning(entity_ids: list[int]) -> Select[Any]:
+    """Articles mentioning any of these entities. The ids are inlined (integers from the database,
+    not user text) so that PostgreSQL plans with this entity's own frequency: a much-mentioned
+    entity is then read newest article first instead of joining every one of its mentions."""
+    ids = bindparam("entity_ids", entity_ids or [-1], expanding=True, literal_execute=True)
+    return select(MentionRow.article_id).where(MentionRow.entity_id.in_(ids))
 
 
 def _fulltext(stmt: Select[Any], query: Query, dialect: str) -> tuple[Select[Any], Any, Any]:
@@ -171,9 +185,8 @@ def _fulltext(stmt: Select[Any], query: Query, dialect: str) -> tuple[Select[Any
     return stmt, rank, rank.desc()
 
 
-def _hit(conn: Any, r: Any, f: SearchFilter) -> SearchHit:
+def _hit(r: Any, sentence: str | None, f: SearchFilter) -> SearchHit:
     terms = f.query.positive_terms() if f.query else []
-    sentence = _mention_sentence(conn, r["id"], f) if (f.entities or f.types) else None
     if sentence is None:
         sentence = best_sentence(r["text"], terms)
     return SearchHit(article_id=r["id"], title=r["title"], source=r["source"], url=r["url"],
@@ -181,11 +194,15 @@ def _hit(conn: Any, r: Any, f: SearchFilter) -> SearchHit:
                      story_id=r["story_id"], score=float(r["score"]) if r["score"] is not None else None)
 
 
-def _mention_sentence(conn: Any, article_id: int, f: SearchFilter) -> str | None:
-    stmt = (select(MentionRow.sentence).join(EntityRow, EntityRow.id == MentionRow.entity_id)
-            .where(MentionRow.article_id == article_id).order_by(MentionRow.start).limit(1))
+def _mention_sentences(conn: Any, article_ids: list[int], f: SearchFilter) -> dict[int, str]:
+    """Per article, the sentence of its first mention of the searched entities or types (one query)."""
+    stmt = (select(MentionRow.article_id, MentionRow.sentence).join(EntityRow, EntityRow.id == MentionRow.entity_id)
+            .where(MentionRow.article_id.in_(article_ids)).order_by(MentionRow.article_id, MentionRow.start))
     if f.entities:
         stmt = stmt.where(func.lower(EntityRow.name).in_([e.casefold() for e in f.entities]))
     if f.types:
         stmt = stmt.where(MentionRow.label.in_([t.upper() for t in f.types]))
-    return conn.execute(stmt).scalar()
+    first: dict[int, str] = {}
+    for article_id, sentence in conn.execute(stmt):
+        first.setdefault(article_id, sentence)
+    return first
