@@ -221,7 +221,7 @@ def _entity_counts(f: EntityFilter, since: datetime | None, until: datetime | No
                    cast(func.sum(both.c.articles), Integer).label("articles")).group_by(both.c.entity_id))
 
 
-def _only_wanted(stmt: Select[Any], entity_id: Any, f: EntityFilter) -> Select[Any]:
+def _only_wanted(stmt: Any, entity_id: Any, f: EntityFilter) -> Any:
     if f.types or f.watched:
         wanted = select(EntityRow.id)
         if f.types:
@@ -307,7 +307,7 @@ def entity_timeline(repo: Repository, name: str, since: datetime, until: datetim
         return _timeline(conn, ids, since, until)
 
 
-def _named(name: str, types: list[str] | None) -> Select[Any]:
+def _named(name: str, types: list[str] | None) -> Any:
     stmt = (select(EntityRow.id, EntityRow.name, EntityRow.type, EntityRow.watched)
             .where(func.lower(EntityRow.name) == name.casefold()).order_by(EntityRow.watched.desc(), EntityRow.id))
     return stmt.where(EntityRow.type.in_([t.upper() for t in types])) if types else stmt

@@ -36,7 +36,7 @@ class WebhookReceiver:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"json://{host}:{port}/alerts"
+        return f"json://{host!s}:{port}/alerts"
 
     def __enter__(self) -> WebhookReceiver:
         self._thread.start()

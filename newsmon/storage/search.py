@@ -167,7 +167,7 @@ def _mentioning(entity_ids: list[int]) -> Select[Any]:
     """Articles mentioning any of these entities. The ids are inlined (integers from the database,
     not user text) so that PostgreSQL plans with this entity's own frequency: a much-mentioned
     entity is then read newest article first instead of joining every one of its mentions."""
-    ids = bindparam("entity_ids", entity_ids or [-1], expanding=True, literal_execute=True)
+    ids: Any = bindparam("entity_ids", entity_ids or [-1], expanding=True, literal_execute=True)
     return select(MentionRow.article_id).where(MentionRow.entity_id.in_(ids))
 
 
