@@ -53,7 +53,7 @@ def rules_check(state, rules_file: str | None) -> None:  # type: ignore[no-untyp
 @click.pass_obj
 def rules_test(state, rule_name: str, since: str, rules_file: str | None, examples: int, fmt: str) -> None:  # type: ignore[no-untyped-def]
     """Run RULE over stored articles without sending anything: stories it would have fired on,
-    per day, and the first few explained.
+    per day, and the first few explained; for a spike rule, each window it would have fired on.
 
     \b
     Examples:
@@ -74,6 +74,9 @@ def rules_test(state, rule_name: str, since: str, rules_file: str | None, exampl
                                examples=examples)
     finally:
         repo.close()
+    if report.spikes is not None:
+        _render_spikes(rule.name, report, fmt)
+        return
     rows = [{"day": day.isoformat(), "stories": n} for day, n in report.stories_per_day.items()]
     render_rows(rows, ["day", "stories"], fmt, title=f"rule {rule.name}: stories per day",
                 empty="no stories would have fired")
@@ -83,6 +86,17 @@ def rules_test(state, rule_name: str, since: str, rules_file: str | None, exampl
     click.echo(f"rule {rule.name}: {report.stories} stories ({report.matched_articles} matching articles) "
                f"since {report.since:%Y-%m-%d}; {report.candidates} articles evaluated in "
                f"{report.seconds:.2f}s; nothing sent", err=True)
+
+
+def _render_spikes(name: str, report, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    """One row per alert the spike rule would have sent: when its window ended, who surged."""
+    rows = [{"window_end": f"{f.at:%Y-%m-%d %H:%M}", "entity": f.entity, "articles": f.count,
+             "expected": round(f.expected, 1)} for f in report.spikes]
+    render_rows(rows, ["window_end", "entity", "articles", "expected"], fmt,
+                title=f"spike rule {name}: windows it would have fired on", empty="no spike would have fired")
+    days = len(report.stories_per_day)
+    click.echo(f"rule {name}: {len(rows)} spike alerts on {days} days since {report.since:%Y-%m-%d}, "
+               f"checked in {report.seconds:.2f}s; nothing sent", err=True)
 
 
 def _find_rule(config, name: str, rules_file: str | None):  # type: ignore[no-untyped-def]

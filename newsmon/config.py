@@ -296,7 +296,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     file = find_config_file(str(path) if path else None)
     data: dict[str, Any] = {}
     if file is not None:
-        data = _read_yaml(file, seen=set())
+        data = read_config_yaml(file, seen=set())
     elif required:
         raise ConfigError(f"no configuration file: pass --config, set NEWSMON_CONFIG or run 'newsmon init' to create {DEFAULT_CONFIG_FILE}")
     _apply_env(data)
@@ -308,14 +308,15 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         data = expand_env(data, where)
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe_validation(exc, where)) from None
+        raise ConfigError(describe_validation_error(exc, where)) from None
     except ValueError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     config.path = str(file) if file else None
     return config
 
 
-def _read_yaml(file: Path, seen: set[Path]) -> dict[str, Any]:
+def read_config_yaml(file: Path, seen: set[Path]) -> dict[str, Any]:
+    """A configuration file as a mapping, its includes merged in (`seen`: files already read)."""
     resolved = file.resolve()
     if resolved in seen:
         raise ConfigError(f"{file}: include cycle")
@@ -332,7 +333,7 @@ def _read_yaml(file: Path, seen: set[Path]) -> dict[str, Any]:
         raise ConfigError(f"{file}: the top level must be a mapping of keys")
     merged: dict[str, Any] = {}
     for include in raw.pop("include", None) or []:
-        _merge(merged, _read_yaml(file.parent / include, seen))
+        _merge(merged, read_config_yaml(file.parent / include, seen))
     _merge(merged, raw)
     return merged
 
@@ -378,7 +379,8 @@ def expand_env(value: Any, where: str, path: str = "") -> Any:
     return value
 
 
-def _describe_validation(exc: ValidationError, where: str) -> str:
+def describe_validation_error(exc: ValidationError, where: str) -> str:
+    """One line for a pydantic error: "where: key.path: message (and N more)"."""
     error = exc.errors()[0]
     loc = ".".join(str(p) for p in error["loc"])
     msg = error["msg"]

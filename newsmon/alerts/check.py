@@ -68,17 +68,17 @@ def _entry_problems(entry: RuleEntry, config: Config) -> list[str]:
 
 def _base_config(config_path: str | None) -> Config:
     """The configuration without its rules, so one bad rule does not hide the others."""
-    from newsmon.config import _describe_validation, _read_yaml  # the loader's own reading and messages
+    from newsmon.config import describe_validation_error, read_config_yaml  # the loader's own
 
     file = find_config_file(config_path)
     if file is None:
         return Config()
-    data = _read_yaml(file, seen=set())
+    data = read_config_yaml(file, seen=set())
     data.pop("rules", None)
     try:
         return Config.model_validate(expand_env(data, str(file)))
     except ValidationError as exc:
-        raise ConfigError(_describe_validation(exc, str(file))) from None
+        raise ConfigError(describe_validation_error(exc, str(file))) from None
 
 
 def _config_rule_entries(config_path: str | None) -> list[RuleEntry]:

@@ -9,18 +9,23 @@ Each rule gets a set of *keys*, at least one of which every article it fires on 
 - ``source:<name>`` (one of ``sources``)
 
 A rule that states none of these (only ``languages``, ``tags``, ``none`` or ``min_mentions``) is
-checked on every article. Finding the candidates costs one dictionary look-up per distinct word,
-entity, event and label of the article, whatever the number of rules; rules are then evaluated
-in full, over a document built once per article.
+checked on every article. Finding the candidates costs one set intersection per kind of key
+(the article's distinct words, entities, events, labels against the keys rules need), whatever
+the number of rules; the article is split into words only if some rule needs words. Candidates
+are then evaluated in full over one PreparedArticle, so the words, the sentences and the
+watched names are worked out once per article, not once per rule. With ``explain=False`` (the
+alert stage, backtests) a query's best sentence is left to ``rules.explain``, called only for
+the matches that are stored and sent.
 """
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from newsmon.alerts.rules import CompiledRule, article_document, evaluate
+from newsmon.alerts.rules import CompiledRule, PreparedArticle, evaluate
 from newsmon.query import And, Not, Or, Query, Term
 from newsmon.records import Analysis, Article, MatchReason
 
@@ -30,9 +35,11 @@ class RuleIndex:
     """Compiled article rules (spike rules excluded) indexed by the keys they need."""
 
     rules: list[CompiledRule]
-    by_key: dict[str, list[int]] = field(default_factory=dict)
+    by_kind: dict[str, dict[str, list[int]]] = field(default_factory=dict)  # "word" -> word -> rules
     prefixes: list[tuple[str, int]] = field(default_factory=list)  # sorted (prefix, rule index)
+    starts: list[str] = field(default_factory=list)  # the prefixes alone, for bisect
     always: list[int] = field(default_factory=list)
+    needs_words: bool = False  # some rule is found by the article's words, which must then be split
 
     @classmethod
     def build(cls, rules: Iterable[CompiledRule]) -> RuleIndex:
@@ -43,27 +50,43 @@ class RuleIndex:
                 index.always.append(position)
                 continue
             for key in keys:
-                index.by_key.setdefault(key, []).append(position)
+                kind, _, value = key.partition(":")
+                index.by_kind.setdefault(kind, {}).setdefault(value, []).append(position)
             index.prefixes.extend((prefix, position) for prefix in prefixes)
         index.prefixes.sort()
+        index.starts = [prefix for prefix, _ in index.prefixes]
+        index.needs_words = "word" in index.by_kind or bool(index.prefixes)
         return index
 
-    def candidates(self, article: Article, analysis: Analysis, words: Collection[str]) -> list[CompiledRule]:
+    def candidates(self, prepared: PreparedArticle) -> list[CompiledRule]:
         """The rules that may fire on this article, in configuration order."""
+        tables, analysis = self.by_kind, prepared.analysis
         found = set(self.always)
-        for key in _article_keys(article, analysis):
-            found.update(self.by_key.get(key, ()))
-        for word in words:
-            found.update(self.by_key.get("word:" + word, ()))
-        if self.prefixes:
-            found.update(self._prefix_hits(words))
+        self._look_up(found, "entity", prepared.watched)
+        if "event" in tables:
+            self._look_up(found, "event", {e.type.value for e in analysis.events})
+        if "type" in tables:
+            self._look_up(found, "type", {m.label.upper() for m in analysis.mentions})
+        if "source" in tables:
+            self._look_up(found, "source", {prepared.article.source})
+        if self.needs_words:
+            words = prepared.document.all_words
+            self._look_up(found, "word", words)
+            if self.prefixes:
+                found.update(self._prefix_hits(words))
         return [self.rules[i] for i in sorted(found)]
+
+    def _look_up(self, found: set[int], kind: str, values: AbstractSet[str]) -> None:
+        """Add the rules needing one of `values` of this kind: one set intersection, in C."""
+        table = self.by_kind.get(kind)
+        if table:
+            for value in table.keys() & values:
+                found.update(table[value])
 
     def _prefix_hits(self, words: Collection[str]) -> set[int]:
         hits: set[int] = set()
-        starts = [prefix for prefix, _ in self.prefixes]
         for word in words:  # every prefix p <= word that word starts with sorts just before it
-            end = bisect.bisect_right(starts, word)
+            end = bisect.bisect_right(self.starts, word)
             for i in range(end - 1, -1, -1):
                 prefix, position = self.prefixes[i]
                 if word.startswith(prefix):
@@ -72,25 +95,18 @@ class RuleIndex:
                     break
         return hits
 
-    def evaluate(self, article: Article, analysis: Analysis,
-                 source_tags: Collection[str] = ()) -> list[tuple[CompiledRule, list[MatchReason]]]:
-        """Every rule that fires on the article, with its reasons."""
-        document = article_document(article)
-        words = set(document.index["title"]) | set(document.index["text"])
+    def evaluate(self, article: Article, analysis: Analysis, source_tags: Collection[str] = (),
+                 explain: bool = True) -> list[tuple[CompiledRule, list[MatchReason]]]:
+        """Every rule that fires on the article, with its reasons (see rules.evaluate for `explain`)."""
+        prepared = PreparedArticle(article, analysis, source_tags)
         fired = []
-        for rule in self.candidates(article, analysis, words):
-            reasons = evaluate(rule, article, analysis, source_tags, document)
+        for rule in self.candidates(prepared):
+            if rule.matcher is not None and not rule.matcher(prepared.document):
+                continue  # most candidates a word of the query brought in stop here, before evaluate()
+            reasons = evaluate(rule, article, analysis, source_tags, prepared, explain)
             if reasons is not None:
                 fired.append((rule, reasons))
         return fired
-
-
-def _article_keys(article: Article, analysis: Analysis) -> set[str]:
-    keys = {"source:" + article.source}
-    keys.update("entity:" + m.canonical.lower() for m in analysis.mentions if m.watched)
-    keys.update("type:" + m.label.upper() for m in analysis.mentions)
-    keys.update("event:" + e.type.value for e in analysis.events)
-    return keys
 
 
 def rule_keys(rule: CompiledRule) -> tuple[set[str] | None, list[str]]:

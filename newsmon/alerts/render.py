@@ -15,7 +15,8 @@ label, sentence, terms), and the filters ``highlight_md``, ``highlight_html``, `
 
 Digests and over-cap summaries use ``digest_title.txt.j2`` and ``digest.{md,html,txt}.j2``
 (``heading``, ``count``, ``groups``: rule and ``entries`` with title, link, source, published,
-why, update); spike alerts use ``spike_title.txt.j2`` and ``spike.{md,html,txt}.j2`` (``rule``,
+date_source, why, sentence, terms, update; entries held before date_source and terms existed
+lack them); spike alerts use ``spike_title.txt.j2`` and ``spike.{md,html,txt}.j2`` (``rule``,
 ``entity``, ``count``, ``expected``, ``ratio``, ``window``, ``baseline``, ``articles``).
 """
 
@@ -84,8 +85,10 @@ def digest_entry(match_context: dict[str, Any]) -> dict[str, Any]:
         f"query {reasons[0]['value']}" if reasons else "")
     update = context["update"]
     return {"rule": context["rule"], "title": article["title"], "link": article["link"],
-            "source": article["source"], "published": article["published"], "why": why,
+            "source": article["source"], "published": article["published"],
+            "date_source": article["date_source"], "why": why,
             "sentence": reasons[0]["sentence"] if reasons else "",
+            "terms": reasons[0]["terms"] if reasons else [],
             "sources_count": context["sources_count"],
             "update": ", ".join(f["label"] for f in update["facts"]) if update else None}
 

@@ -16,12 +16,11 @@ All condition kinds a rule states must hold (AND across kinds):
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from newsmon.config import Rule, SpikeSpec, parse_duration
 from newsmon.errors import ConfigError, QuerySyntaxError
-from newsmon.query import Query, best_sentence, parse_query, split_highlights
-from newsmon.query import _Document as Document  # the indexed words of one article
+from newsmon.query import Document, Matcher, Query, Sentences, parse_query
 from newsmon.records import Analysis, Article, EventType, MatchReason, Mention
 
 
@@ -37,6 +36,8 @@ class CompiledRule:
     events: frozenset[EventType]
     query: Query | None
     query_text: str | None
+    terms: tuple[str, ...]  # the query's positive terms: what its explanation looks for
+    matcher: Matcher | None  # the query as one function, built once
     sources: frozenset[str]
     languages: frozenset[str]
     tags: frozenset[str]
@@ -46,10 +47,12 @@ class CompiledRule:
     spike: SpikeSpec | None = None
     max_alerts: int | None = None
     max_alerts_per: float = 3600.0  # seconds
+    filtered: bool = False  # it filters on sources, languages or tags
 
     @property
     def has_entity_condition(self) -> bool:
         return bool(self.any or self.all or self.types)
+
 
 
 def rule_problems(rule: Rule, watchlist_names: Collection[str],
@@ -101,9 +104,11 @@ def compile_rule(rule: Rule, watchlist_names: Collection[str]) -> CompiledRule:
         types=frozenset(label.upper() for label in rule.entities.types),
         events=frozenset(EventType(value.upper()) for value in rule.events),
         query=query, query_text=rule.query if query else None,
+        terms=tuple(query.positive_terms()) if query else (), matcher=query.matcher() if query else None,
         sources=frozenset(rule.sources), languages=_folded(rule.languages), tags=frozenset(rule.tags),
         min_mentions=rule.min_mentions, notify=tuple(rule.notify), digest=rule.digest,
         spike=rule.spike, max_alerts=rule.max_alerts, max_alerts_per=parse_duration(rule.max_alerts_per),
+        filtered=bool(rule.sources or rule.languages or rule.tags),
     )
 
 
@@ -111,23 +116,64 @@ def _folded(names: Collection[str]) -> frozenset[str]:
     return frozenset(name.lower() for name in names)
 
 
-def evaluate(rule: CompiledRule, article: Article, analysis: Analysis,
-             source_tags: Collection[str] = (), document: Document | None = None) -> list[MatchReason] | None:
+@dataclass(slots=True)
+class PreparedArticle:
+    """An article as every rule reads it; the costly parts are computed on first use, then shared.
+
+    `document` (its words, for queries and the rule index) and `sentences` (for explaining query
+    matches) are built at most once per article however many rules look at it.
+    """
+
+    article: Article
+    analysis: Analysis
+    source_tags: Collection[str] = ()
+    _document: Document | None = field(default=None, repr=False)
+    _sentences: Sentences | None = field(default=None, repr=False)
+    _watched: frozenset[str] | None = field(default=None, repr=False)
+
+    @property
+    def document(self) -> Document:
+        if self._document is None:
+            self._document = Document(self.article.title or "", self.article.text)
+        return self._document
+
+    @property
+    def sentences(self) -> Sentences:
+        if self._sentences is None:
+            self._sentences = Sentences(self.article.text)
+        return self._sentences
+
+    @property
+    def watched(self) -> frozenset[str]:
+        """Folded canonical names of the watch-list mentions."""
+        if self._watched is None:
+            self._watched = frozenset(m.canonical.lower() for m in self.analysis.mentions if m.watched)
+        return self._watched
+
+
+def evaluate(rule: CompiledRule, article: Article, analysis: Analysis, source_tags: Collection[str] = (),
+             prepared: PreparedArticle | None = None, explain: bool = True) -> list[MatchReason] | None:
     """Why the rule fires on this article (one reason per matched value), or None if it does not.
 
-    `source_tags` are the tags of the article's source, for rules with `tags`; `document` is the
-    article's words, indexed once and shared by every rule (built here when not given).
+    `source_tags` are the tags of the article's source, for rules with `tags`; `prepared` is the
+    article as shared by every rule (made here when not given). With `explain` False the query's
+    reason has no sentence yet: finding the best one is left to ``explain`` (see there).
     Spike rules never fire on one article (see newsmon.alerts.spikes).
     """
-    if rule.spike is not None or not _passes_filters(rule, article, source_tags):
+    prepared = prepared or PreparedArticle(article, analysis, source_tags)
+    if rule.spike is not None or (rule.filtered and not _passes_filters(rule, article, prepared.source_tags)):
         return None
-    reasons: list[MatchReason] = []
-    for check in (_event_reasons, _entity_reasons, _query_reasons):
-        found = check(rule, article, analysis, document)
-        if found is None:
-            return None
-        reasons.extend(found)
-    return reasons
+    if rule.matcher is not None and not rule.matcher(prepared.document):
+        return None  # first: most candidates a word of the query brought in stop here
+    events = _event_reasons(rule, prepared) if rule.events else []
+    if events is None:
+        return None
+    entities = _entity_reasons(rule, prepared)
+    if entities is None:
+        return None
+    if rule.matcher is None:
+        return events + entities
+    return events + entities + [_query_reason(rule, prepared) if explain else _unexplained(rule)]
 
 
 def _passes_filters(rule: CompiledRule, article: Article, source_tags: Collection[str]) -> bool:
@@ -138,30 +184,28 @@ def _passes_filters(rule: CompiledRule, article: Article, source_tags: Collectio
     return not rule.tags or bool(rule.tags.intersection(source_tags))
 
 
-def _event_reasons(rule: CompiledRule, article: Article, analysis: Analysis,
-                   document: Document | None) -> list[MatchReason] | None:
-    if not rule.events:
-        return []
+def _event_reasons(rule: CompiledRule, prepared: PreparedArticle) -> list[MatchReason] | None:
     reasons = _unique([MatchReason("event", event.type.value, event.sentence)
-                       for event in analysis.events if event.type in rule.events])
+                       for event in prepared.analysis.events if event.type in rule.events])
     return reasons or None
 
 
-def _entity_reasons(rule: CompiledRule, article: Article, analysis: Analysis,
-                    document: Document | None) -> list[MatchReason] | None:
-    watched = {m.canonical.lower() for m in analysis.mentions if m.watched}
-    if rule.none & watched:
+def _entity_reasons(rule: CompiledRule, prepared: PreparedArticle) -> list[MatchReason] | None:
+    if rule.none and not rule.none.isdisjoint(prepared.watched):
         return None
-    if not rule.has_entity_condition:
-        count = sum(1 for m in analysis.mentions if m.watched)
+    mentions = prepared.analysis.mentions
+    if not (rule.any or rule.all or rule.types):
+        count = sum(1 for m in mentions if m.watched)
         return [] if rule.min_mentions <= 1 or count >= rule.min_mentions else None
-    mentions = _condition_mentions(rule, analysis.mentions)
-    found = {m.canonical.lower() for m in mentions}
-    if (rule.any and not rule.any & found) or not rule.all <= found or len(mentions) < rule.min_mentions:
+    if (rule.any and rule.any.isdisjoint(prepared.watched)) or not rule.all <= prepared.watched:
+        return None  # a quick no before looking at each mention
+    matched = _condition_mentions(rule, mentions)
+    found = {m.canonical.lower() for m in matched}
+    if (rule.any and not rule.any & found) or not rule.all <= found or len(matched) < rule.min_mentions:
         return None
     kind = "entity" if rule.any or rule.all else "type"
     return _unique([MatchReason(kind, m.canonical if kind == "entity" else m.label, m.sentence)
-                    for m in mentions])
+                    for m in matched])
 
 
 def _condition_mentions(rule: CompiledRule, mentions: list[Mention]) -> list[Mention]:
@@ -172,27 +216,26 @@ def _condition_mentions(rule: CompiledRule, mentions: list[Mention]) -> list[Men
             and (not rule.types or m.label.upper() in rule.types)]
 
 
-def _query_reasons(rule: CompiledRule, article: Article, analysis: Analysis,
-                   document: Document | None) -> list[MatchReason] | None:
-    if rule.query is None:
-        return []
-    if not query_matches(rule.query, document or article_document(article)):
-        return None
-    terms = rule.query.positive_terms()
-    sentence = best_sentence(article.text, terms)
-    if article.title and not any(hit for _, hit in split_highlights(sentence, terms)):
-        sentence = article.title  # the query matched on the title only
-    return [MatchReason("query", rule.query_text or str(rule.query), sentence)]
+def _query_reason(rule: CompiledRule, prepared: PreparedArticle) -> MatchReason:
+    """The query's reason (the query matched): its best sentence, or the title if only that matched."""
+    sentence, found = prepared.sentences.best(list(rule.terms))
+    if not found and prepared.article.title:
+        sentence = prepared.article.title  # the query matched on the title only
+    return MatchReason("query", rule.query_text or str(rule.query), sentence)
 
 
-def article_document(article: Article) -> Document:
-    """The article's title and text split into words once, for every rule's query."""
-    return Document(article.title or "", article.text)
+def _unexplained(rule: CompiledRule) -> MatchReason:
+    return MatchReason("query", rule.query_text or str(rule.query), "")
 
 
-def query_matches(query: Query, document: Document) -> bool:
-    """Query.matches over a prepared document (Query.matches rebuilds it on every call)."""
-    return query._eval(document)
+def explain(rule: CompiledRule, reasons: list[MatchReason], prepared: PreparedArticle) -> list[MatchReason]:
+    """The reasons with the query's best sentence filled in, for a match found with explain=False.
+
+    Matching only needs to know that the query matched; which sentence shows it best is needed
+    once per notification. Explaining several rules' matches through one PreparedArticle splits
+    the text into sentences once and looks each term up once.
+    """
+    return [_query_reason(rule, prepared) if r.kind == "query" and not r.sentence else r for r in reasons]
 
 
 def _unique(reasons: list[MatchReason]) -> list[MatchReason]:
@@ -207,5 +250,5 @@ def highlight_terms(rule: CompiledRule, analysis: Analysis) -> list[str]:
     """Words worth emphasising in a notification: matched surface forms, event triggers, query terms."""
     terms = [m.text for m in _condition_mentions(rule, analysis.mentions)] if rule.has_entity_condition else []
     terms += [event.trigger for event in analysis.events if event.type in rule.events]
-    terms += rule.query.positive_terms() if rule.query else []
+    terms += rule.terms
     return list(dict.fromkeys(t for t in terms if t))

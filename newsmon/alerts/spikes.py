@@ -9,11 +9,12 @@ window. Counting is two grouped queries per spike rule per run, never a scan per
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-from newsmon.config import Config, parse_duration
+from newsmon.config import Config, SpikeSpec, parse_duration
 from newsmon.records import Notification
 from newsmon.storage.repository import Repository
 
@@ -30,21 +31,36 @@ class Surge:
 
 def find_surges(repo: Repository, config: Config, rule: CompiledRule, now: datetime) -> list[Surge]:
     """Entities of the rule surging in the window that ends at `now`."""
-    from newsmon.storage.outbox import entity_article_counts
-
     spec = rule.spike
     assert spec is not None
     window, baseline = parse_duration(spec.window), parse_duration(spec.baseline)
-    names = [w.name for w in config.watchlist] if spec.entities == "watchlist" else list(spec.entities)
     start = now - timedelta(seconds=window)
-    current = entity_article_counts(repo, start, now, names)
-    past = entity_article_counts(repo, start - timedelta(seconds=baseline), start, names)
-    surges = []
+    current = spike_counts(repo, config, spec, start, now)
+    past = spike_counts(repo, config, spec, start - timedelta(seconds=baseline), start)
+    return surges(spec, current, past, window / baseline)
+
+
+def spike_counts(repo: Repository, config: Config, spec: SpikeSpec, start: datetime, end: datetime) -> dict[str, int]:
+    """Distinct articles dated in [start, end) per entity the spike rule watches."""
+    from newsmon.storage.outbox import entity_article_counts
+
+    if spec.entities != "watchlist":
+        return entity_article_counts(repo, start, end, list(spec.entities))
+    # every watched entity, narrowed to the configured watch-list here: given the whole list as
+    # names, SQLite joins entity-first and reads every mention ever (200 ms, not 1 ms, at 100k)
+    names = {w.name.lower() for w in config.watchlist}
+    return {name: n for name, n in entity_article_counts(repo, start, end).items() if name.lower() in names}
+
+
+def surges(spec: SpikeSpec, current: Mapping[str, int], past: Mapping[str, int], scale: float) -> list[Surge]:
+    """The entities whose window count reaches `min_count` and `factor` times their baseline
+    count scaled to one window (`scale` = window / baseline)."""
+    found = []
     for entity, count in sorted(current.items()):
-        expected = past.get(entity, 0) * window / baseline
+        expected = past.get(entity, 0) * scale
         if count >= spec.min_count and count >= spec.factor * expected:
-            surges.append(Surge(entity, count, expected))
-    return surges
+            found.append(Surge(entity, count, expected))
+    return found
 
 
 def alert_spikes(repo: Repository, config: Config, rules: list[CompiledRule],

@@ -54,7 +54,7 @@ def alert(repo: Repository, config: Config, limit: int | None = None, now: datet
         analyses = load_analyses(repo, [a.id for a in batch])  # type: ignore[misc]
         for article in batch:
             analysis = analyses[article.id]  # type: ignore[index]
-            fired = index.evaluate(article, analysis, tags.get(article.source, ()))
+            fired = index.evaluate(article, analysis, tags.get(article.source, ()), explain=False)
             outcomes = plan_outcomes(repo, config, article, analysis, fired) if fired else []
             queued += save_outcomes(repo, article.id, outcomes, now)  # type: ignore[arg-type]
     return queued + alert_spikes(repo, config, [r for r in rules if r.spike is not None], now)
@@ -64,14 +64,16 @@ def plan_outcomes(repo: Repository, config: Config, article: Article, analysis: 
                   fired: list[tuple[CompiledRule, list[MatchReason]]]) -> list[Outcome]:
     """What to store and send for the rules that fired: the story's first alert per rule, a
     follow-up when the article adds facts the rule's earlier notifications did not carry, or
-    nothing."""
+    nothing. Only what is stored and sent gets explained (its query's best sentence found)."""
     from newsmon.alerts.facts import extract_facts, new_facts
+    from newsmon.alerts.rules import PreparedArticle, explain
     from newsmon.storage.outbox import Outcome, known_story_matches
 
     story_id = article.story_id or article.id
     assert story_id is not None and article.id is not None
     known = known_story_matches(repo, story_id)
     sources = repo.story_source_count(story_id)
+    prepared = PreparedArticle(article, analysis)  # shared: the text is split into sentences once
     outcomes = []
     for rule, reasons in fired:
         facts = extract_facts(analysis.events, rule.events)
@@ -80,6 +82,7 @@ def plan_outcomes(repo: Repository, config: Config, article: Article, analysis: 
         if prior and not fresh:
             continue  # the story is alerted and this article says nothing new
         version = prior.version + 1 if prior else 1
+        reasons = explain(rule, reasons, prepared)
         deliveries = _deliveries(config, rule, article, analysis, reasons, sources,
                                  (version, fresh) if prior else None, story_id)
         outcomes.append(Outcome(Match(rule.name, article.id, story_id, reasons), version,
