@@ -62,3 +62,34 @@ def test_rules_test_prints_spike_windows(sqlite_url: str, tmp_path: Path) -> Non
     assert "Twitter" in table.stdout and f"{day + timedelta(hours=15):%Y-%m-%d %H:%M}" in table.stdout
     assert repo.count_notifications() == 0
     repo.close()
+
+
+TEXTS = [("Hospital hit", "A hospital was hit by ransomware on Monday."),
+         ("Gang leaks files", "A ransomware gang leaked files."),
+         ("Hospitals reopen", "Hospitals reopened after the storm."),
+         ("Weather", "Sunny weather all week, hospitals say."),
+         ("Ransomware again", "The hospital's systems are back."),
+         ("Quiet day", "Nothing happened.")]
+
+
+def test_query_rule_backtest_reads_only_articles_with_its_words(repo: Repository, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from newsmon.alerts import backtest
+    from newsmon.records import Analysis, Article
+
+    for n, (title, text) in enumerate(TEXTS):
+        saved = repo.save_article(Article(url=f"https://news.example/q/{n}", source="demo", title=title, text=text,
+                                          fetched_at=NOW, published_at=NOW - timedelta(hours=n), content_hash=f"q{n}"))
+        repo.save_analysis(saved.article_id, Analysis([]))
+    config = make_config(rules=[{"name": "both", "query": "ransomware AND hospital", "notify": ["hook"]},
+                                {"name": "prefix", "query": "hosp* NOT weather", "notify": ["hook"]}])
+    both, prefix = compile_rules(config)
+    since = NOW - timedelta(days=1)
+    found = {r.name: backtest_rule(repo, config, r, since, until=NOW + timedelta(hours=1)) for r in (both, prefix)}
+    assert found["both"].matched_articles == 2 and 2 <= found["both"].candidates <= 3  # not all six
+    assert found["prefix"].matched_articles == 3 and found["prefix"].candidates == 4  # hosp*: four articles
+    monkeypatch.setattr(backtest, "_prefilter", lambda rule: {})  # reading every article finds the same
+    for rule in (both, prefix):
+        full = backtest_rule(repo, config, rule, since, until=NOW + timedelta(hours=1))
+        assert full.candidates == len(TEXTS)
+        assert (full.matched_articles, full.stories_per_day) == (found[rule.name].matched_articles,
+                                                                 found[rule.name].stories_per_day)

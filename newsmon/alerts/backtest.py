@@ -100,14 +100,17 @@ def backtest_rule(repo: Repository, config: Config, rule: CompiledRule, since: d
 
 def _prefilter(rule: CompiledRule) -> dict[str, list[str] | None]:
     keys, prefixes = rule_keys(rule)
-    if keys is None or prefixes or any(k.startswith("word:") for k in keys):
-        return {}  # a query: every article in the window is read
+    if keys is None:
+        return {}  # nothing is needed: every article in the window is read
     by_kind: dict[str, list[str]] = {}
     for key in keys:
         kind, _, value = key.partition(":")
         by_kind.setdefault(kind, []).append(value)
+    # query words (one of which every match contains) come from the full-text index
     return {"entities": by_kind.get("entity"), "events": by_kind.get("event"),
-            "labels": by_kind.get("type"), "sources": by_kind.get("source")}
+            "labels": by_kind.get("type"), "sources": by_kind.get("source"),
+            "words": by_kind.get("word") if (by_kind.get("word") or prefixes) else None,
+            "prefixes": prefixes or None}
 
 
 def _example(repo: Repository, config: Config, rule: CompiledRule, article: Article, analysis: Analysis,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.engine import Connection
 
 from newsmon.records import Analysis, Article, ArticleStatus, Match, Notification, NotificationStatus
@@ -262,11 +262,15 @@ def claim_notification(repo: Repository, notification_id: int, now: datetime, le
 def candidate_article_ids(repo: Repository, since: datetime, until: datetime | None = None,
                           entities: Iterable[str] | None = None, events: Iterable[str] | None = None,
                           labels: Iterable[str] | None = None, sources: Iterable[str] | None = None,
+                          words: Iterable[str] | None = None, prefixes: Iterable[str] | None = None,
                           ) -> list[int]:
     """Analysed articles dated in the window that have one of the given watch-list entities,
-    event types, mention labels or sources (all analysed articles there when none is given),
-    oldest first. Each condition is answered from its own index."""
+    event types, mention labels, sources, or words or word prefixes in their title or text (all
+    analysed articles there when none is given), oldest first. Each condition is answered from
+    its own index (words from the full-text index)."""
     conditions = []
+    if words is not None or prefixes is not None:
+        conditions.append(ArticleRow.id.in_(_with_words(repo.dialect, list(words or []), list(prefixes or []))))
     if entities is not None:
         conditions.append(ArticleRow.id.in_(
             select(MentionRow.article_id).join(EntityRow, EntityRow.id == MentionRow.entity_id)
@@ -285,6 +289,20 @@ def candidate_article_ids(repo: Repository, since: datetime, until: datetime | N
         stmt = stmt.where(or_(*conditions) if len(conditions) > 1 else and_(conditions[0]))
     with repo.engine.connect() as conn:
         return [i for (i,) in conn.execute(stmt.order_by(_when(), ArticleRow.id))]
+
+
+def _with_words(dialect: str, words: list[str], prefixes: list[str]) -> Any:
+    """Ids of articles containing any of the words or prefixes, through the full-text index (the
+    expression is built with every word quoted and bound as one parameter)."""
+    if dialect == "sqlite":
+        fts = " OR ".join([_quoted(w, '"') for w in words] + [_quoted(p, '"') + "*" for p in prefixes])
+        return text("SELECT rowid FROM articles_fts WHERE articles_fts MATCH :fts").bindparams(fts=fts)
+    tsq = " | ".join([_quoted(w, "'") for w in words] + [_quoted(p, "'") + ":*" for p in prefixes])
+    return text("SELECT id FROM articles WHERE tsv @@ to_tsquery('simple', :tsq)").bindparams(tsq=tsq)
+
+
+def _quoted(word: str, quote: str) -> str:
+    return quote + word.replace(quote, quote * 2) + quote
 
 
 def load_articles(repo: Repository, ids: Sequence[int]) -> list[Article]:
