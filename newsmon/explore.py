@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Integer, Select, String, and_, cast, distinct, exists, func, literal, select, true, union_all
+from sqlalchemy import Float, Select, String, and_, cast, distinct, exists, func, literal, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from newsmon.records import EventType
 from newsmon.storage.models import ArticleRow, EntityDay, EntityRow, EventRow, MentionRow, Story
 from newsmon.storage.repository import Repository
+from newsmon.storage.rollup import entity_window_counts, partial_days, whole_days
 
 # the article's date, exactly as indexed by ix_articles_when (and used by search)
 ARTICLE_DATE = func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at)
@@ -197,70 +198,15 @@ def trending_entities(repo: Repository, f: EntityFilter, windows: int = 4, smoot
 
 
 def _entity_counts(f: EntityFilter, since: datetime | None, until: datetime | None) -> Select[Any]:
-    """(entity_id, mentions, articles) over the window: whole UTC days summed from entity_days,
-    the partial first and last day counted from mentions (via ix_articles_when and the covering
-    ix_mentions_article_entity). An article has one day, so summing articles over parts is exact."""
-    parts: list[Select[Any]] = []
-    whole = _whole_days(since, until)
-    if whole is not None:
-        first, last = whole
-        days = select(EntityDay.entity_id.label("entity_id"), EntityDay.mentions.label("mentions"),
-                      EntityDay.articles.label("articles"))
-        days = days.where(EntityDay.day >= first) if first is not None else days
-        days = days.where(EntityDay.day < last) if last is not None else days
-        parts.append(_only_wanted(days, EntityDay.entity_id, f))
-    for start, end in _partial_days(since, until, whole):
-        articles = select(ArticleRow.id).where(*_window(ARTICLE_DATE, start, end))
-        raw = (select(MentionRow.entity_id.label("entity_id"), func.count(MentionRow.id).label("mentions"),
-                      func.count(distinct(MentionRow.article_id)).label("articles"))
-               .where(MentionRow.article_id.in_(articles)).group_by(MentionRow.entity_id))
-        parts.append(_only_wanted(raw, MentionRow.entity_id, f))
-    both = union_all(*parts).subquery("parts") if len(parts) > 1 else parts[0].subquery("parts")
-    # sums of bigint counts are numeric on PostgreSQL: back to integers
-    return (select(both.c.entity_id, cast(func.sum(both.c.mentions), Integer).label("mentions"),
-                   cast(func.sum(both.c.articles), Integer).label("articles")).group_by(both.c.entity_id))
-
-
-def _only_wanted(stmt: Any, entity_id: Any, f: EntityFilter) -> Any:
+    """(entity_id, mentions, articles) over the window, from the entity_days rollup."""
+    wanted = None
     if f.types or f.watched:
         wanted = select(EntityRow.id)
         if f.types:
             wanted = wanted.where(EntityRow.type.in_([t.upper() for t in f.types]))
         if f.watched:
             wanted = wanted.where(EntityRow.watched.is_(True))
-        stmt = stmt.where(entity_id.in_(wanted))
-    return stmt
-
-
-def _whole_days(since: datetime | None, until: datetime | None) -> tuple[date | None, date | None] | None:
-    """The UTC days lying wholly inside [since, until) as [first, last) (None: unbounded), or None."""
-    first = None if since is None else _utc(since).date() + timedelta(days=0 if _midnight(since) else 1)
-    last = None if until is None else _utc(until).date()
-    if first is not None and last is not None and first >= last:
-        return None
-    return first, last
-
-
-def _partial_days(since: datetime | None, until: datetime | None,
-                  whole: tuple[date | None, date | None] | None) -> list[tuple[datetime | None, datetime | None]]:
-    """The parts of [since, until) outside its whole days, to be counted from mentions."""
-    if whole is None:
-        return [(since, until)]
-    first, last = whole
-    parts: list[tuple[datetime | None, datetime | None]] = []
-    if since is not None and first is not None and _utc(since) < _day_start(first):
-        parts.append((since, _day_start(first)))
-    if until is not None and last is not None and _utc(until) > _day_start(last):
-        parts.append((_day_start(last), until))
-    return parts
-
-
-def _midnight(value: datetime) -> bool:
-    return _utc(value).time() == datetime.min.time()
-
-
-def _day_start(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return entity_window_counts(since, until, wanted)
 
 
 def _named_counts(counts: Any, *order: Any) -> Select[Any]:
@@ -331,7 +277,7 @@ def _timeline(conn: Any, ids: list[int], since: datetime, until: datetime) -> li
     """Every UTC day of [since, until) with the entities' mentions and distinct articles: whole
     days from entity_days, the partial first and last day from mentions."""
     counts: dict[date, tuple[int, int]] = {}
-    whole = _whole_days(since, until)
+    whole = whole_days(since, until)
     if whole is not None:
         first, last = whole
         rows = conn.execute(select(EntityDay.day, func.sum(EntityDay.mentions), func.sum(EntityDay.articles))
@@ -339,7 +285,7 @@ def _timeline(conn: Any, ids: list[int], since: datetime, until: datetime) -> li
                             .group_by(EntityDay.day))
         counts.update({d: (int(m), int(a)) for d, m, a in rows})
     day = utc_day(ARTICLE_DATE).label("day")
-    for start, end in _partial_days(since, until, whole):
+    for start, end in partial_days(since, until, whole):
         rows = conn.execute(select(day, func.count(MentionRow.id), func.count(distinct(MentionRow.article_id)))
                             .join(ArticleRow, ArticleRow.id == MentionRow.article_id)
                             .where(*_mentions_in_window(ids, start, end)).group_by(day))

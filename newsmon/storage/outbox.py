@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from newsmon.records import Analysis, Article, ArticleStatus, Match, Notification, NotificationStatus
 from newsmon.storage.models import (AlertItem, ArticleRow, EntityRow, EventRow, MatchRow, MentionRow,
                                     NotificationRow, SpikeRow)
+from newsmon.storage.rollup import entity_window_counts
 from newsmon.storage.repository import Repository, article_from_row, article_select, event_from_row, reason_dict
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -196,16 +197,16 @@ def _when() -> Any:
 
 def entity_article_counts(repo: Repository, start: datetime, end: datetime,
                           names: Sequence[str] | None = None) -> dict[str, int]:
-    """Watch-list entity name -> distinct articles mentioning it dated in [start, end)."""
-    stmt = (select(EntityRow.name, func.count(func.distinct(MentionRow.article_id)))
-            .join(MentionRow, MentionRow.entity_id == EntityRow.id)
-            .join(ArticleRow, ArticleRow.id == MentionRow.article_id)
-            .where(EntityRow.watched.is_(True), _when() >= start, _when() < end)
-            .group_by(EntityRow.name))
+    """Watch-list entity name -> distinct articles mentioning it dated in [start, end) (whole days
+    from the entity_days rollup, so a 14-day baseline costs what its 14 days of rollup cost)."""
+    wanted = select(EntityRow.id).where(EntityRow.watched.is_(True))
     if names is not None:
-        stmt = stmt.where(func.lower(EntityRow.name).in_([n.lower() for n in names]))
+        wanted = wanted.where(func.lower(EntityRow.name).in_([n.lower() for n in names]))
+    counts = entity_window_counts(start, end, wanted).subquery()
+    stmt = (select(EntityRow.name, func.sum(counts.c.articles)).join(counts, counts.c.entity_id == EntityRow.id)
+            .group_by(EntityRow.name))
     with repo.engine.connect() as conn:
-        return {name: int(count) for name, count in conn.execute(stmt)}
+        return {name: int(count) for name, count in conn.execute(stmt) if count}
 
 
 def articles_mentioning(repo: Repository, entity: str, start: datetime, end: datetime,
