@@ -11,8 +11,11 @@ import pytest
 
 import newsmon
 from newsmon.extract import ExtractionError, clean_authors, extract_article, extract_file
+from newsmon.extract import article as article_module
+from newsmon.extract import text as text_module
 from newsmon.extract.article import parse_date
-from newsmon.extract.text import choose_text, drop_boilerplate_lines
+from newsmon.extract.meta import PageMeta
+from newsmon.extract.text import choose_text, drop_boilerplate_lines, is_furniture
 from newsmon.records import Article, FeedEntry, FetchedPage
 
 SITE = Path(next(iter(newsmon.__path__))) / "demo" / "site"  # the installed package folder
@@ -34,13 +37,13 @@ def load_page(name: str, content_type: str | None = "text/html; charset=utf-8",
 
 DEMO_ARTICLES = [
     ("putin-twitter-office", "Putin Orders Twitter to Open Russian Office", date(2021, 7, 1), "json-ld", [
-        "President Vladimir Putin signed a law on Thursday obliging foreign social networks with more "
-        "than 500,000 daily users to open offices in Russia.",
-        "Roskomnadzor, Russia's communications regulator, may punish companies that fail to comply with "
-        "fines, advertising bans and restrictions on data collection.",
+        ("President Vladimir Putin signed a law on Thursday obliging foreign social networks with more "
+        "than 500,000 daily users to open offices in Russia."),
+        ("Roskomnadzor, Russia's communications regulator, may punish companies that fail to comply with "
+        "fines, advertising bans and restrictions on data collection."),
         "Russia slowed down Twitter in May over its failure to delete banned content.",
-        "A Moscow court opened a case against Google on Wednesday over a breach of Russia's personal "
-        "data law.",
+        ("A Moscow court opened a case against Google on Wednesday over a breach of Russia's personal "
+        "data law."),
         "Twitter, Telegram, Google and Facebook have been summoned to appear in court later this month.",
         "a fine of 3 million rubles", "Lawmaker Alexander Khinshtein", "Khinshtein told reporters",
     ]),
@@ -261,7 +264,7 @@ def _fundus_scores(record: dict, article: Article | None) -> tuple[float, float,
 @pytest.mark.skipif(not (FUNDUS / "groundtruth_flat.json").exists(),
                     reason=f"fundus corpus not found at {FUNDUS} (shared corpora are optional)")
 def test_fundus_english_pages_quality() -> None:
-    """The level bench/extraction.py measured (0.968, 0.835, 1.000, 0.961), less a small margin."""
+    """The level bench/extraction.py measured (0.973, 0.835, 1.000, 0.976), less a small margin."""
     records = json.loads((FUNDUS / "groundtruth_flat.json").read_text(encoding="utf-8"))
     english = [r for r in records if r["country"] in ENGLISH]
     scores = []
@@ -273,7 +276,7 @@ def test_fundus_english_pages_quality() -> None:
         scores.append(_fundus_scores(record, article))
     assert len(scores) >= 80
     body, title, day, authors = (sum(column) / len(scores) for column in zip(*scores, strict=True))
-    assert (body >= 0.96, title >= 0.82, day >= 0.98, authors >= 0.94) == (True, True, True, True), \
+    assert (body >= 0.963, title >= 0.825, day >= 0.99, authors >= 0.966) == (True, True, True, True), \
         (body, title, day, authors)
 
 
@@ -402,3 +405,107 @@ def test_title_spelling_follows_most_sources(head: str, h1: str, expected: str) 
     page = _synthetic(head + '<meta property="og:site_name" content="Demo Daily">',
                       f"<article><h1>{h1}</h1>{_PARAS}</article>")
     assert extract_article(page).title == expected
+
+
+def test_visible_byline_credits_the_author_when_the_metadata_does_not() -> None:
+    byline = '<p class="byline">By Jane Doe, Technology Correspondent | 1 July 2021</p>'
+    teaser = '<aside><span class="author">By Sam Roe</span></aside>'  # a later teaser's byline
+    page = _synthetic('<meta property="og:site_name" content="Demo Daily">',
+                      f"<article>{byline}{_PARAS}</article>{teaser}")
+    assert extract_article(page).authors == ["Jane Doe"]
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[int]:
+    calls: list[int] = []
+    real = getattr(module, name)
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
+def test_htmldate_runs_only_when_the_page_and_feed_give_no_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _count_calls(monkeypatch, article_module.htmldate, "find_date")
+    dated = _synthetic('<meta property="article:published_time" content="2021-06-30T09:00:00Z">',
+                       f"<article>{_PARAS}</article>")
+    assert extract_article(dated).date_source == "meta" and calls == []
+    undated = _synthetic("", f"<article><p>Published 2021-06-25.</p>{_PARAS}</article>")
+    article = extract_article(undated)
+    assert calls == [1]
+    assert (article.date_source, article.published_at) == ("htmldate", datetime(2021, 6, 25, tzinfo=UTC))
+    # a guess after the fetch is refused
+    assert article_module.pick_published_at(PageMeta(), None, FETCHED_AT, lambda: "2021-07-05") == (None, "none")
+
+
+def test_second_extractor_runs_only_when_the_first_text_looks_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = _count_calls(monkeypatch, text_module.trafilatura, "bare_extraction")
+    prose = "".join(f"<p>Paragraph {n} of the report says the regulator fined the company again on Monday, "
+                    f"after a long inquiry into the breach of customer data.</p>" for n in range(8))
+    assert extract_article(_synthetic("", f"<article>{prose}</article>")).extractor == "trafilatura"
+    assert len(calls) == 1
+    short = _synthetic("", "<article><p>The regulator fined the company again on Monday.</p></article>")
+    extract_article(short, min_text_chars=0)
+    assert len(calls) == 3  # too little text: the careful run was asked too
+    body = " ".join(f"Sentence {n} of the publisher's own copy of the report on the fine." for n in range(60))
+    longer = _synthetic('<script type="application/ld+json">{"@type": "NewsArticle", "articleBody": '
+                        f'"{body}"}}</script>', f"<article>{prose}</article>")
+    extract_article(longer)
+    assert len(calls) == 5  # the articleBody is much longer than the first text: a second opinion
+
+
+@pytest.mark.parametrize(("line", "furniture"), [
+    ("ALSO READ | Police arrest five suspects", True),
+    ("WATCH: Minister visits flooded town", True),
+    ("UPDATE: The police said two men were arrested.", False),
+    ("Sign up for our morning newsletter", True),
+    ("Follow Demo Daily on Google News for more.", True),
+    ("Follow the money, the inspector said, and you will find who paid for the campaign.", False),
+    ("Click here to read the court's ruling", True),
+    ("More from Demo Daily", True),
+    ("Most popular", True),
+    ("Markets rally as rates fall Markets rally as rates fall", True),
+    ("The court heard that the firm paid the fine.", False),
+    ("DELHI: " + "the court heard that the firm paid the fine and would appeal against it " * 4, False),
+])
+def test_furniture_lines(line: str, furniture: bool) -> None:
+    assert is_furniture(line) is furniture
+
+
+def test_visible_byline_with_one_element_per_name() -> None:
+    byline = '<div class="article-byline"><a href="/p/1">Jane Doe</a><a href="/p/2">Sam Roe</a></div>'
+    page = _synthetic("", f"<article>{byline}{_PARAS}</article>")
+    assert extract_article(page).authors == ["Jane Doe", "Sam Roe"]
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (["Elena Oberholzer (obe)", "Oliver Maksan (oma)"], ["Elena Oberholzer", "Oliver Maksan"]),
+    (["Autor: Monika Bolliger"], ["Monika Bolliger"]),
+    (["배윤경", "이상현"], ["배윤경", "이상현"]),  # scripts without case are not slugs
+])
+def test_clean_authors_handles_desk_codes_labels_and_scripts(raw: list[str], expected: list[str]) -> None:
+    assert clean_authors(raw) == expected
+
+
+def test_json_ld_desk_names_are_credited_but_glued_roles_are_not() -> None:
+    team = _ld('[{"@type": "Person", "name": "Jane Doe"}, {"@type": "Person", "name": "Gear Team"}]')
+    assert extract_article(_synthetic(team, f"<article>{_PARAS}</article>")).authors == ["Jane Doe", "Gear Team"]
+    glued = _ld('{"@type": "Person", "name": "Jane Doe, Technology Correspondent"}')
+    assert extract_article(_synthetic(glued, f"<article>{_PARAS}</article>")).authors == ["Jane Doe"]
+    assert clean_authors(["Gear Team"]) == []  # in a byline, not JSON-LD, "Team" is a role
+
+
+def test_html_comments_do_not_cut_the_text_around_them() -> None:
+    paragraph = ("<p>This means some of the government's <!-- --><a href='/x'>borrowing costs<!-- --></a> "
+                 "are determined by how the markets respond to the forecasts.</p>")
+    article = extract_article(_synthetic("", f"<article>{paragraph}{_PARAS}</article>"))
+    assert "borrowing costs are determined by how the markets respond" in " ".join(article.text.split())
+
+
+def test_summary_and_language_come_from_meta_tags() -> None:
+    head = ('<meta property="og:description" content="The regulator fined Acme again.">'
+            '<meta http-equiv="content-language" content="en-GB">')
+    article = extract_article(_synthetic(head, f"<article>{_PARAS}</article>"))
+    assert (article.summary, article.language) == ("The regulator fined Acme again.", "en")

@@ -1,31 +1,30 @@
 """FetchedPage -> Article: refuse what is not an HTML page, then main text and metadata.
 
-The text comes from trafilatura run twice (favor_precision and favor_recall) with the page's
-JSON-LD ``articleBody`` as a third opinion (``text.py``). Title and authors come from our own
-metadata pass (``meta.py``, chosen in ``fields.py``). The publication date is the most explicit
-one on the page (JSON-LD, then meta tags, then ``<time datetime>``), then the feed entry's
-date, and only then trafilatura's htmldate guess; never one later than the fetch.
+The page is parsed once; that tree feeds our metadata pass (``meta.py``: title, authors, dates,
+publisher, description, JSON-LD ``articleBody``) and trafilatura's text extraction (``text.py``:
+one cheap run, a second only when its text looks wrong). The publication date is the most
+explicit one on the page (JSON-LD, then meta tags, then ``<time datetime>``), then the feed
+entry's date, and only when there is none htmldate's guess; never one later than the fetch.
 """
 
 from __future__ import annotations
 
-import copy
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
 
+import htmldate
 import lxml.html
-import trafilatura
-from lxml.etree import ParserError
+from lxml.etree import ParserError, strip_elements
 from w3lib.encoding import html_to_unicode
 
-from newsmon.errors import NewsmonError
 from newsmon.dedupe import text_signature
+from newsmon.errors import NewsmonError
 from newsmon.extract.fields import choose_authors, choose_title, drop_byline_lines, title_candidates
-from newsmon.extract.meta import PageMeta, parse_page_meta
-from newsmon.extract.text import choose_text, drop_boilerplate_lines
+from newsmon.extract.meta import PageMeta, bylines, parse_page_meta
+from newsmon.extract.text import drop_boilerplate_lines, extract_text
 from newsmon.extract.urls import canonical_url, content_hash
 from newsmon.records import Article, FeedEntry, FetchedPage
 
@@ -37,7 +36,11 @@ _MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"PK\x03\x04", b"\x1f\x
 _MARKUP = re.compile(rb"<(!doctype html|html|head|body|meta|title|div|p|article)[\s>/]", re.IGNORECASE)
 _FEED = re.compile(rb"<(rss|feed|rdf:RDF)[\s>]")
 _HTML_ROOT = re.compile(rb"<(!doctype html|html|body)[\s>]", re.IGNORECASE)
-_CONTROL = set(range(0, 9)) | {11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31}
+# comments dropped while parsing keep the text around them; removed later, they can take it along
+# ("the government's <!-- --><a>borrowing costs</a> are determined..." lost its end)
+_PARSER = lxml.html.HTMLParser(remove_comments=True)
+CODE_TAGS = ("script", "style", "svg", "noscript", "template", "iframe")
+_CONTROL = set(range(9)) | {11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31}
 
 
 class ExtractionError(NewsmonError):
@@ -57,32 +60,38 @@ def extract_article(page: FetchedPage, min_text_chars: int = 200, *,
     check_page(page, max_bytes)
     tree = parse_html(page)
     meta = parse_page_meta(tree)
-    precise, recalled = _run_trafilatura(tree, page)
-    text, extractor = choose_text(_text(precise), _text(recalled), meta.article_body)
-    text = drop_boilerplate_lines(text, title_candidates(meta, precise.title if precise else None))
-    if precise is None or len(text) < min_text_chars:
+    drop_page_code(tree)
+    text, extractor = extract_text(tree, page.final_url or page.url, meta.article_body)
+    text = drop_boilerplate_lines(text, title_candidates(meta))
+    if len(text) < min_text_chars:
         raise ExtractionError("empty", f"{page.final_url}: no article text found "
                                        f"({len(text)} characters, need {min_text_chars})")
-    return _build_article(page, meta, precise, text, extractor)
+    return _build_article(page, meta, tree, text, extractor)
 
 
-def _build_article(page: FetchedPage, meta: PageMeta, doc: Any, text: str, extractor: str) -> Article:
+def _build_article(page: FetchedPage, meta: PageMeta, tree: lxml.html.HtmlElement, text: str,
+                   extractor: str) -> Article:
     entry = page.entry
-    published_at, date_source = pick_published_at(meta, doc.date, entry, page.fetched_at)
+    published_at, date_source = pick_published_at(meta, entry, page.fetched_at,
+                                                  lambda: guess_date(tree, page))
     url = _article_url(page, meta)
-    publishers = list(meta.publishers) + ([doc.sitename] if doc.sitename else [])
-    authors = choose_authors(meta, doc.author, entry, publishers, text)
+    authors = choose_authors(meta, entry, meta.publishers, text, lambda: bylines(tree))
     text = drop_byline_lines(text, authors)
     return Article(
-        url=url, source=page.source, title=choose_title(meta, doc.title, entry, url, publishers), text=text,
+        url=url, source=page.source, title=choose_title(meta, entry, url, meta.publishers), text=text,
         fetched_at=page.fetched_at, authors=authors,
-        published_at=published_at, date_source=date_source,
-        language=_language(doc.language) or _language(meta.language),
-        site_name=doc.sitename or (meta.publishers[0] if meta.publishers else None),
-        summary=doc.description or (entry.summary if entry else None),
+        published_at=published_at, date_source=date_source, language=_language(meta.language),
+        site_name=meta.publishers[0] if meta.publishers else None,
+        summary=meta.description or (entry.summary if entry else None),
         content_hash=content_hash(text), extractor=extractor, urls=_all_urls(page, url),
         signature=text_signature(text),
     )
+
+
+def drop_page_code(tree: lxml.html.HtmlElement) -> None:
+    """Remove scripts, styles and drawings once the metadata is read: every extractor pass that
+    walks the tree would otherwise walk them too, and none holds article text."""
+    strip_elements(tree, *CODE_TAGS, with_tail=False)
 
 
 def check_page(page: FetchedPage, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
@@ -118,52 +127,36 @@ def parse_html(page: FetchedPage) -> lxml.html.HtmlElement:
     # lxml refuses str input that still carries an XML encoding declaration
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
     try:
-        return lxml.html.document_fromstring(text)
+        return lxml.html.document_fromstring(text, parser=_PARSER)
     except (ParserError, ValueError) as exc:
         raise ExtractionError("unparsable", f"{page.final_url}: cannot parse HTML: {exc}") from None
 
 
-_SOCIAL_EMBEDS = ("//blockquote[contains(@class, 'twitter-tweet') or contains(@class, 'instagram-media') "
-                  "or contains(@class, 'tiktok-embed')]")
-
-
-def _run_trafilatura(tree: lxml.html.HtmlElement, page: FetchedPage) -> tuple[Any, Any]:
-    """Two runs over copies of the tree: favor_precision (with metadata) and favor_recall.
-
-    trafilatura prunes the tree it is given, so each run gets its own copy; embedded social
-    posts are quotations of other people's posts, not the article's text.
-    """
-    params = {"extensive_search": True, "original_date": True,
-              "max_date": _as_aware(page.fetched_at).strftime("%Y-%m-%d")}
-    common = {"url": page.final_url or page.url, "include_comments": False, "include_tables": True,
-              "deduplicate": False, "prune_xpath": _SOCIAL_EMBEDS}
-    precise = trafilatura.bare_extraction(copy.deepcopy(tree), with_metadata=True, favor_precision=True,
-                                          date_extraction_params=params, **common)
-    recalled = trafilatura.bare_extraction(tree, favor_recall=True, **common)
-    return precise, recalled
-
-
-def _text(doc: Any) -> str:
-    return (doc.text or "").strip() if doc is not None else ""
-
-
 # -- choosing values ---------------------------------------------------------------------------
 
-def pick_published_at(meta: PageMeta, trafilatura_date: str | None, entry: FeedEntry | None,
-                      fetched_at: datetime) -> tuple[datetime | None, str]:
+def pick_published_at(meta: PageMeta, entry: FeedEntry | None, fetched_at: datetime,
+                      guess: Callable[[], str | None]) -> tuple[datetime | None, str]:
     """The first parseable date not later than the fetch, with where it came from.
 
     The feed's date ranks below the page's explicit markup but above htmldate, whose
-    heuristics fall back on guesses such as a copyright year.
+    heuristics fall back on guesses such as a copyright year; ``guess`` runs only when
+    nothing better was found.
     """
     feed_date = entry.published_at.isoformat() if entry and entry.published_at else ""
-    candidates = list(meta.dates) + [("feed", feed_date), ("htmldate", trafilatura_date or "")]
     limit = _as_aware(fetched_at)
-    for source, raw in candidates:
+    for source, raw in [*meta.dates, ("feed", feed_date)]:
         value = parse_date(raw)
         if value is not None and value <= limit:
             return value, source
-    return None, "none"
+    value = parse_date(guess())
+    return (value, "htmldate") if value is not None and value <= limit else (None, "none")
+
+
+def guess_date(tree: lxml.html.HtmlElement, page: FetchedPage) -> str | None:
+    """htmldate's guess from the URL and the markup, never after the fetch."""
+    latest = _as_aware(page.fetched_at).strftime("%Y-%m-%d")
+    return htmldate.find_date(tree, url=page.final_url or page.url, extensive_search=True,
+                              original_date=True, max_date=latest)
 
 
 def parse_date(raw: str | None) -> datetime | None:

@@ -1,18 +1,19 @@
-"""Choosing the title and the authors from what the metadata pass and trafilatura found.
+"""Choosing the title and the authors from what the metadata pass found.
 
-Title: the visible headline (an ``<h1>`` that agrees with the page's metadata titles) over the
-metadata titles (JSON-LD ``headline``, ``og:title``, ``twitter:title``, ``<title>``), with the
-site name cut off the end. Authors: the first source that yields person names after clean-up
-(JSON-LD ``author`` with ``@id`` references resolved, then author meta tags, then trafilatura,
-then the feed), without the site's own name; when no source credits a person, the organisation
-that is credited (a JSON-LD Organization author, or the site's own name in a byline).
+Title: the article's declared headline (JSON-LD ``headline``), else the visible headline (an
+``<h1>`` that agrees with the page's metadata titles), else ``og:title``, ``twitter:title``,
+``<title>``; the site name is cut off the end. Authors: the first source that yields person
+names after clean-up (JSON-LD ``author`` with ``@id`` references resolved, author meta tags, the
+visible byline, the feed, a byline line at the top of the text), without the site's own name;
+when no source credits a person, the organisation that is credited (a JSON-LD Organization
+author, or the site's own name in a byline).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from newsmon.extract.meta import PageMeta
@@ -26,7 +27,7 @@ _QUOTES = str.maketrans({"‘": "'", "’": "'", "‚": "'", "′": "'", "“": 
 
 # -- title -------------------------------------------------------------------------------------
 
-def choose_title(meta: PageMeta, fallback: str | None, entry: FeedEntry | None, url: str,
+def choose_title(meta: PageMeta, entry: FeedEntry | None, url: str,
                  publishers: Iterable[str] = ()) -> str | None:
     """The article's declared headline (JSON-LD), else the visible one, else other metadata.
 
@@ -43,8 +44,7 @@ def choose_title(meta: PageMeta, fallback: str | None, entry: FeedEntry | None, 
     best = titles.get("json-ld") or heading or (ordered[0] if ordered else None)
     if best:
         return spell_as_most_do(best, candidates + ([("h1", heading)] if heading else []))
-    best = strip_site_name(fallback, keys) if fallback else None
-    return best or (entry.title if entry and entry.title else None)
+    return entry.title if entry and entry.title else None
 
 
 _SPELLING_ORDER = ("og:title", "json-ld", "twitter:title", "title", "h1")
@@ -74,9 +74,9 @@ def visible_headline(headings: Iterable[str], titles: list[str]) -> str | None:
     return best[1] if best[0] >= HEADLINE_AGREEMENT else None
 
 
-def title_candidates(meta: PageMeta, fallback: str | None) -> list[str]:
+def title_candidates(meta: PageMeta) -> list[str]:
     """Every spelling of the title the page carries: lines equal to one are not body text."""
-    return [value for _, value in meta.titles] + list(meta.headings) + ([fallback] if fallback else [])
+    return [value for _, value in meta.titles] + list(meta.headings)
 
 
 def strip_site_name(title: str, site_keys: set[str]) -> str:
@@ -124,7 +124,8 @@ def _alnum(text: str) -> str:
 
 # -- authors -----------------------------------------------------------------------------------
 
-_BY = re.compile(r"^\s*(?:by|from|von|por|par|door|di|av|af)\b[:\s]*", re.IGNORECASE)
+_BY = re.compile(r"^\s*(?:written by|by|from|von|por|par|door|di|av|af|authors?|autor(?:in|en)?)\b[:\s]*",
+                 re.IGNORECASE)
 _ROLE = re.compile(r"\b(?:correspondent|reporter|editor|staff|writer|journalist|contributor|columnist|desk|"
                    r"team|news|agency|updated|published|photo\w*|images?|pictures?|analyst|producer)\b",
                    re.IGNORECASE)
@@ -134,27 +135,35 @@ _DATE_TAIL = re.compile(r"[\s,|–—-]*\b(?:\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\d{
                         rf"{_MONTH}\s+\d|\d{{1,2}}\.?\s+{_MONTH}\b).*$", re.IGNORECASE)
 _WEB = re.compile(r"\b(?:https?|www)\b|://|\.(?:com|org|net)\b", re.IGNORECASE)
 BYLINE_LINES = 4  # a byline sits among the first lines of the text, after a standfirst
+_INITIALS = re.compile(r"\s*\([^()]*\)$")  # "Jane Doe (jd)": the desk's short form after a name
 _SPLIT = re.compile(r"\s*(?:;|\||/|\band\b|\bund\b|\by\b|\bet\b|&)\s*", re.IGNORECASE)
 
 
-def choose_authors(meta: PageMeta, trafilatura_author: str | None, entry: FeedEntry | None,
-                   publishers: Iterable[str] = (), text: str = "") -> list[str]:
+def choose_authors(meta: PageMeta, entry: FeedEntry | None, publishers: Iterable[str] = (),
+                   text: str = "", byline: Callable[[], list[str]] = list) -> list[str]:
     """The people credited by the first source that names any, most explicit source first.
 
-    The last source for people is a byline line at the top of the article text ("Jane Doe/John
+    Sources: JSON-LD, author meta tags, the page's visible ``byline`` (looked up only when those
+    name nobody), the feed, and last a byline line at the top of the article text ("Jane Doe/John
     Roe"), for sites whose markup credits only themselves. When no source credits a person,
     the organisation credited instead is the author: a JSON-LD author typed as an Organization,
     or a byline that is the site's own name ("BBC News", "Associated Press" on apnews.com).
-    Where people are credited, the site's own name is dropped from among them.
+    Where people are credited, the site's own name is dropped from among them. A JSON-LD
+    author's name is the page's own structured statement: a desk or team named there ("Gear
+    Team", "Guardian staff reporter") is credited, where a role glued to a byline is not.
     """
-    sources = [list(names) for _, names in meta.authors]
-    sources += [split_author_field(trafilatura_author), list(entry.authors) if entry else []]
     publishers = list(publishers)
-    for raw in [*sources, text_byline(text)]:
+    sources = [(source, list(names)) for source, names in meta.authors]
+    for source, raw in sources:
+        names = clean_authors(raw, publishers=publishers, structured=source == "json-ld")
+        if names:
+            return names
+    sources += [("byline", byline()), ("feed", list(entry.authors) if entry else [])]
+    for _, raw in [*sources[-2:], ("text", text_byline(text))]:
         names = clean_authors(raw, publishers=publishers)
         if names:
             return names
-    for raw in sources:
+    for _, raw in sources:
         organisations = credited_organisations(raw, [*publishers, *meta.author_organisations])
         if organisations:
             return organisations
@@ -199,15 +208,16 @@ def _looks_like_name(part: str) -> bool:
         and not any(ch.isdigit() or ch in ",;:!?()\"" for ch in part) and not part.endswith(".")
 
 
-def clean_authors(raw: Iterable[str], *, publishers: Iterable[str] = ()) -> list[str]:
+def clean_authors(raw: Iterable[str], *, publishers: Iterable[str] = (), structured: bool = False) -> list[str]:
     """Person names only: no leading "By", no roles, dates, handles, slugs or the site's own name.
 
     "A and B" and "Last, First" are handled; duplicates differing in case or hyphens are dropped.
+    ``structured`` values (JSON-LD names) that hold one name keep role words: "Gear Team".
     """
     own = {_publisher_key(name) for name in publishers} - {""}
     names: dict[str, str] = {}
     for value in raw:
-        for name in _split_names(value):
+        for name in _split_names(value, structured):
             if _publisher_key(name) not in own:
                 names.setdefault(_alnum(name), name)  # "Jane-Doe" and "JANE DOE" are "Jane Doe"
     return list(names.values())
@@ -217,11 +227,12 @@ def _publisher_key(name: str) -> str:
     return re.sub(r"^the", "", _alnum(name))
 
 
-def _split_names(value: str) -> list[str]:
+def _split_names(value: str, structured: bool = False) -> list[str]:
     value = _DATE_TAIL.sub("", _BY.sub("", " ".join(value.split())))
     parts = [_swap_last_first(part) for part in _SPLIT.split(value)]
     parts = [_BY.sub("", piece).strip(" .:-–—") for part in parts for piece in part.split(",")]
-    return [part for part in parts if _is_name(part)]
+    parts = [_INITIALS.sub("", part) for part in parts if part]
+    return [part for part in parts if _is_name(part, desk=structured and len(parts) == 1)]
 
 
 def _swap_last_first(part: str) -> str:
@@ -233,15 +244,11 @@ def _swap_last_first(part: str) -> str:
     return part
 
 
-def _is_name(part: str) -> bool:
-    if not part or len(part) > 60 or any(ch in part for ch in "@()[]") or _ROLE.search(part) \
+def _is_name(part: str, desk: bool = False) -> bool:
+    """A person's name; with ``desk``, also a desk's or team's ("Gear Team", "MND Staff")."""
+    if not part or len(part) > 60 or any(ch in part for ch in "@()[]") or (_ROLE.search(part) and not desk) \
             or _WEB.search(part):
         return False
-    if " " not in part and part == part.lower():  # a URL slug or a login ("jane-doe", "jdoe")
+    if " " not in part and part.isascii() and part == part.lower():  # a slug or a login ("jane-doe")
         return False
     return any(ch.isalpha() for ch in part) and not any(ch.isdigit() for ch in part)
-
-
-def split_author_field(value: str | None) -> list[str]:
-    """trafilatura joins authors with '; '."""
-    return [part for part in (value or "").split(";") if part.strip()]

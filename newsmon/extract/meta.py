@@ -1,6 +1,6 @@
-"""Our own metadata pass over a parsed page: JSON-LD, OpenGraph/meta tags and the visible headline.
+"""Our own metadata pass over a parsed page: JSON-LD, OpenGraph/meta tags, the visible headline and byline.
 
-Everything here reads the tree and never changes it (trafilatura prunes the tree later). Values
+Everything here reads the tree and never changes it (scripts are stripped after it ran). Values
 come out ordered from the most explicit source to the least, each with the name of its source,
 so that the choosing code in ``article.py`` can say where a value came from.
 """
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import lxml.html
+from lxml.etree import XPath
 
 META_DATE_KEYS = ("article:published_time", "og:article:published_time", "datepublished",
                   "publishdate", "publish-date", "pubdate", "dc.date.issued", "dcterms.issued",
@@ -23,9 +25,20 @@ META_AUTHOR_KEYS = ("author", "article:author", "og:article:author", "parsely-au
                     "dc.creator", "dcterms.creator", "byl")
 META_TITLE_KEYS = ("og:title", "twitter:title")
 META_SITE_KEYS = ("og:site_name", "application-name", "publisher", "dc.publisher")
+META_DESCRIPTION_KEYS = ("og:description", "description", "twitter:description", "dc.description")
+META_LANGUAGE_KEYS = ("content-language", "dc.language", "og:locale")
 _TIME_XPATHS = ("//time[@itemprop='datePublished'][@datetime]", "//time[@pubdate][@datetime]",
                 "//article//time[@datetime]", "//time[@datetime]")
 _LD_SCRIPTS = "//script[contains(translate(@type, 'LDJSON', 'ldjson'), 'ld+json')]"
+# visible bylines: rel/itemprop "author", a link to an author page, or a class naming a byline,
+# an author, an author name or a writer (contains() picks candidates cheaply, _BYLINE_CLASS then
+# checks the class word by word)
+_BYLINE = XPath("//*[self::a or self::span or self::div or self::p or self::address or self::strong]"
+                "[@rel='author' or contains(@itemprop, 'author') or contains(@href, '/author/') or "
+                "contains(@class, 'author') or contains(@class, 'Author') or contains(@class, 'byline') or "
+                "contains(@class, 'Byline') or contains(@class, 'writer')]")
+_BYLINE_CLASS = re.compile(r"(?:^|[\s_-])(?:byline|author-?name|author|writer)(?:$|[\s_-])", re.IGNORECASE)
+BYLINE_CHARS = 120  # longer "bylines" are author biographies or whole teasers
 
 
 @dataclass(slots=True)
@@ -41,10 +54,11 @@ class PageMeta:
     author_organisations: tuple[str, ...] = ()  # JSON-LD authors typed as an Organization
     publishers: tuple[str, ...] = ()  # names the site goes by: JSON-LD publisher, og:site_name
     article_body: str = ""  # the longest JSON-LD articleBody, markup removed
+    description: str | None = None  # the page's own summary (og:description, description)
 
 
 def parse_page_meta(tree: lxml.html.HtmlElement) -> PageMeta:
-    """Read canonical link, language, dates, titles, headings, authors, publisher and body."""
+    """Read canonical link, language, dates, titles, headings, authors, publisher, summary and body."""
     canonical = first_text(tree.xpath("//link[@href][contains(concat(' ', normalize-space(translate("
                                       "@rel, 'CANONIL', 'canonil')), ' '), ' canonical ')]/@href"))
     graph = JsonLd.from_tree(tree)
@@ -53,11 +67,12 @@ def parse_page_meta(tree: lxml.html.HtmlElement) -> PageMeta:
     dates += [("meta", value) for key in META_DATE_KEYS for value in metas.get(key, [])[:1]]
     dates += [("time-element", value) for value in _time_dates(tree)]
     return PageMeta(
-        canonical=canonical, language=first_text(tree.xpath("/html/@lang")), dates=tuple(dates),
+        canonical=canonical, dates=tuple(dates),
+        language=first_text(tree.xpath("/html/@lang") + _first_values(metas, META_LANGUAGE_KEYS)),
         titles=tuple(_titles(tree, graph, metas)), headings=tuple(_headings(tree)),
         authors=tuple(_authors(graph, metas)), author_organisations=tuple(graph.author_organisations()),
         publishers=tuple(_publishers(graph, metas)),
-        article_body=graph.article_body())
+        article_body=graph.article_body(), description=first_text(_first_values(metas, META_DESCRIPTION_KEYS)))
 
 
 # -- JSON-LD -----------------------------------------------------------------------------------
@@ -154,7 +169,7 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def is_article_type(value: Any) -> bool:
-    return any(isinstance(t, str) and (t.endswith("Article") or t.endswith("BlogPosting"))
+    return any(isinstance(t, str) and t.endswith(("Article", "BlogPosting"))
                for t in _as_list(value))
 
 
@@ -178,14 +193,19 @@ def _strip_markup(text: str) -> str:
 # -- meta tags, titles, headings ---------------------------------------------------------------
 
 def _meta_values(tree: lxml.html.HtmlElement) -> dict[str, list[str]]:
-    """Every <meta> value by lower-cased key (property, name or itemprop), in document order."""
+    """Every <meta> value by lower-cased key (property, name, itemprop, http-equiv), in document order."""
     found: dict[str, list[str]] = {}
     for node in tree.xpath("//meta[@content]"):
-        key = (node.get("property") or node.get("name") or node.get("itemprop") or "").strip().lower()
+        key = (node.get("property") or node.get("name") or node.get("itemprop") or node.get("http-equiv")
+               or "").strip().lower()
         value = " ".join(node.get("content", "").split())
         if key and value:
             found.setdefault(key, []).append(value)
     return found
+
+
+def _first_values(metas: dict[str, list[str]], keys: tuple[str, ...]) -> list[str]:
+    return [metas[key][0] for key in keys if key in metas]
 
 
 def _time_dates(tree: lxml.html.HtmlElement) -> list[str]:
@@ -210,6 +230,28 @@ def _authors(graph: JsonLd, metas: dict[str, list[str]]) -> list[tuple[str, tupl
     found = [("json-ld", tuple(graph.author_names()))]
     found += [(key, tuple(metas[key])) for key in META_AUTHOR_KEYS if key in metas]
     return [(source, names) for source, names in found if names]
+
+
+def bylines(tree: lxml.html.HtmlElement) -> list[str]:
+    """The first byline on the page ("By; Jane Doe; 1 July 2021"); later ones sit in teasers.
+
+    Its text pieces are joined with "; ", a separator the author clean-up splits on: bylines put
+    each name in its own element, often with no space between them.
+    """
+    for node in _BYLINE(tree):
+        if _is_byline(node):
+            text = "; ".join(" ".join(part.split()) for part in node.itertext() if part.strip())
+            if 0 < len(text) <= BYLINE_CHARS:
+                return [text]
+    return []
+
+
+def _is_byline(node: lxml.html.HtmlElement) -> bool:
+    """Marked as the author's, and not inside a picture (credits) or a comment."""
+    marked = node.get("rel") == "author" or "author" in node.get("itemprop", "") \
+        or "/author/" in node.get("href", "") or bool(_BYLINE_CLASS.search(node.get("class", "")))
+    return marked and not any(parent.tag == "figure" or "comment" in parent.get("class", "").lower()
+                              for parent in node.iterancestors())
 
 
 def _publishers(graph: JsonLd, metas: dict[str, list[str]]) -> list[str]:
