@@ -35,6 +35,7 @@ def write_config(path: Path, db_url: str, site: LocalSite, smtp: SMTPServer, hoo
                  **extra: object) -> Path:
     config = {
         "database": db_url,
+        "lock_file": str(path.parent / "newsmon.lock"),  # not ./newsmon.lock: test runs may overlap
         "crawl": {"delay": 0, "concurrency_per_domain": 8, "timeout": 10, "retries": 0},
         "delivery": {"backoff": "0s", "max_attempts": 3},
         "sources": [{"name": "demo", "url": f"{site.base_url}/feed.xml", "allow_private": True}],
