@@ -182,9 +182,9 @@ class Repository:
                     **_article_values(article), status=ArticleStatus.FETCHED.value,
                     story_id=story_id).returning(ArticleRow.id)).scalar_one()
                 self._add_urls(conn, article_id, urls)
-                if bands:
-                    conn.execute(self._insert(ArticleBand).values(
-                        [{"band": b, "article_id": article_id} for b in bands]).on_conflict_do_nothing())
+                if bands:  # executemany: one cached statement (multi-row VALUES recompiles per call)
+                    conn.execute(self._insert(ArticleBand).on_conflict_do_nothing(),
+                                 [{"band": b, "article_id": article_id} for b in bands])
                 return SavedArticle(article_id, True, story_id)
         except IntegrityError:
             # another process stored the same URL between our check and insert
@@ -220,7 +220,7 @@ class Repository:
     def _add_urls(self, conn: Connection, article_id: int, urls: Iterable[str]) -> None:
         rows = [{"url_hash": url_hash(u), "url": u, "article_id": article_id} for u in urls]
         if rows:
-            conn.execute(self._insert(ArticleUrl).values(rows).on_conflict_do_nothing())
+            conn.execute(self._insert(ArticleUrl).on_conflict_do_nothing(), rows)
 
     def get_article(self, article_id: int) -> Article | None:
         with self.engine.connect() as conn:
