@@ -11,13 +11,16 @@ process). Then, each in a fresh child process, one run prints:
 
   (a) a bare Scrapy spider that downloads every page and does nothing with it;
   (b) plain trafilatura (``bare_extraction(with_metadata=True)``, the baseline of
-      bench/extraction.py) over the distinct pages, in one process;
+      bench/extraction.py) over the distinct pages (page i from copy i mod copies, the crawl's
+      mix of first and marked copies), in one process;
   (b') newsmon's ``extract_article`` over the same pages, in one process;
   (c) ``newsmon crawl`` (the runner's child: feeds, download, extraction pool, SQLite).
 
-Pages/s, peak RSS (the largest process; for (c) also the whole tree: crawl process + workers,
-sampled every 0.5 s) and, for (c), the tree's RSS at each quarter of the crawl and where the
-CPU time went. No network beyond 127.0.0.1.
+Pages/s, peak RSS (the largest process; for (c) also the whole tree's PSS, sampled every 0.25 s)
+and CPU seconds per page. For (c) also: memory at each quarter of the crawl per process role
+(crawl process, fork server, extraction workers), CPU seconds per page per role, and the rate
+those CPU seconds allow on idle cores (wall times swing with other work on a shared host).
+No network beyond 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -76,8 +79,10 @@ def local_page(html: bytes, url: str, path: str, copy: int) -> bytes:
     host = urlsplit(url).netloc.encode()
     html = html.replace(url.encode(), (BASE + path).encode())
     html = re.sub(rb"https?://" + re.escape(host), BASE.encode(), html)
-    if copy:  # a distinct text (and content hash) per copy: each copy is a new article
-        html = html.replace(b"</p>", f" [{copy}]</p>".encode())
+    if copy:  # a distinct text (and content hash) per copy: each copy is a new article. The marker
+        # reads as the end of a sentence: a bare "[3]" after every paragraph made the text look
+        # like non-prose to the extractor, which then always ran its careful second pass
+        html = html.replace(b"</p>", f" (copy {copy}.)</p>".encode())
     return html
 
 
@@ -110,18 +115,19 @@ def run_download(urls_file: str) -> dict[str, float]:
                               "CONCURRENT_REQUESTS_PER_DOMAIN": 8, "DOWNLOAD_DELAY": 0, "COOKIES_ENABLED": False,
                               "TELNETCONSOLE_ENABLED": False,
                               "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor"})
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     process.crawl(DownloadOnly)
     process.start()
-    return {"pages": DownloadOnly.fetched, "seconds": time.monotonic() - started}
+    return {"pages": DownloadOnly.fetched, "seconds": time.monotonic() - started, "cpu": time.process_time() - cpu}
 
 
 # -- (b) extraction only -------------------------------------------------------------------------
 def run_extract(site_root: str, base_url: str, limit: int, which: str) -> dict[str, float]:
     from datetime import UTC, datetime
 
-    paths = sorted(Path(site_root).glob("a/0/*.html"))[:limit]
-    pages = [(f"{base_url}/a/0/{p.name}", p.read_bytes().replace(BASE.encode(), base_url.encode())) for p in paths]
+    paths = sample_pages(Path(site_root), limit)
+    pages = [(f"{base_url}/{p.relative_to(site_root)}", p.read_bytes().replace(BASE.encode(), base_url.encode()))
+             for p in paths]
     if which == "trafilatura":
         import trafilatura
 
@@ -137,19 +143,42 @@ def run_extract(site_root: str, base_url: str, limit: int, which: str) -> dict[s
                 return extract_article(page)
             except ExtractionError:
                 return None
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     for url, html in pages:
         extract(url, html)
-    return {"pages": len(pages), "seconds": time.monotonic() - started}
+    return {"pages": len(pages), "seconds": time.monotonic() - started, "cpu": time.process_time() - cpu}
+
+
+def sample_pages(site_root: Path, limit: int) -> list[Path]:
+    """`limit` distinct corpus pages, page i from copy i mod copies: the crawl's mix of first and
+    marked copies."""
+    copies = sorted((site_root / "a").iterdir(), key=lambda d: int(d.name))
+    distinct = len(list(copies[0].glob("*.html")))
+    return [copies[i % len(copies)] / f"{i}.html" for i in range(min(limit, distinct))]
 
 
 # -- (c) the full crawl, with the process tree sampled ---------------------------------------------
+ROLES = ("crawl", "forkserver", "worker", "other")
+
+
+@dataclass(slots=True)
+class Proc:
+    """One process of the crawl's tree at one moment (memory in MB, CPU in seconds)."""
+
+    pid: int
+    role: str
+    rss: float
+    pss: float  # proportional: pages shared with the fork server and siblings counted once in all
+    anon: float  # anonymous memory (heap; in a worker partly still shared with the fork server)
+    cpu: float
+
+
 @dataclass
 class TreeSampler:
-    """RSS and CPU time of this process's descendants, every `every` seconds."""
+    """Memory and CPU time of this process's descendants, by role, every `every` seconds."""
 
-    every: float = 0.5
-    samples: list[tuple[float, float, float]] = field(default_factory=list)  # (t, tree MB, largest MB)
+    every: float = 0.25
+    samples: list[tuple[float, list[Proc]]] = field(default_factory=list)
     cpu: dict[int, tuple[str, float]] = field(default_factory=dict)  # pid -> (role, last CPU seconds)
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -165,15 +194,19 @@ class TreeSampler:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
-            procs = [p for p in (_proc(pid) for pid in _descendants(os.getpid())) if p]
+            procs = [p for p in (_proc(pid, role) for pid, role in _descendants(os.getpid())) if p]
             if procs:
-                rss = [p[1] for p in procs]
-                self.samples.append((time.monotonic() - self._started, sum(rss), max(rss)))
-            for pid, rss_mb, cpu, role in procs:
-                self.cpu[pid] = (role, cpu)
+                self.samples.append((time.monotonic() - self._started, procs))
+            for proc in procs:
+                self.cpu[proc.pid] = (proc.role, proc.cpu)
+
+    def cpu_by_role(self) -> dict[str, float]:
+        return {role: sum(c for r, c in self.cpu.values() if r == role) for role in ROLES}
 
 
-def _descendants(root: int) -> list[int]:
+def _descendants(root: int) -> list[tuple[int, str]]:
+    """(pid, role) of every descendant: the runner's child is "crawl", its multiprocessing fork
+    server "forkserver", the fork server's children (or spawned children) "worker"."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -182,25 +215,37 @@ def _descendants(root: int) -> list[int]:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], list(children.get(root, []))
+    found: list[tuple[int, str]] = []
+    todo = [(pid, "") for pid in children.get(root, [])]
     while todo:
-        pid = todo.pop()
-        found.append(pid)
-        todo.extend(children.get(pid, []))
+        pid, parent_role = todo.pop()
+        role = _role(pid, parent_role)
+        found.append((pid, role))
+        todo.extend((child, role) for child in children.get(pid, []))
     return found
 
 
-def _proc(pid: int) -> tuple[int, float, float, str] | None:
+def _role(pid: int, parent_role: str) -> str:
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        status = Path(f"/proc/{pid}/status").read_text()
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
+        return "other"
+    if b"newsmon.crawlers.runner" in cmdline:
+        return "crawl"
+    if parent_role == "forkserver" or b"spawn_main" in cmdline:
+        return "worker"
+    return "forkserver" if b"forkserver" in cmdline else "other"
+
+
+def _proc(pid: int, role: str) -> Proc | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
         return None
-    rss_kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) if "VmRSS" in status else 0
-    cpu = (int(stat[11]) + int(stat[12])) / CLK_TCK
-    role = "crawl" if b"newsmon.crawlers.runner" in cmdline else "worker" if b"multiprocessing" in cmdline else "other"
-    return pid, rss_kb / 1024, cpu, role
+    kb = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+):\s+(\d+) kB", rollup, re.MULTILINE)}
+    return Proc(pid, role, kb.get("Rss", 0) / 1024, kb.get("Pss", 0) / 1024,
+                kb.get("Anonymous", 0) / 1024, (int(stat[11]) + int(stat[12])) / CLK_TCK)
 
 
 def run_full_crawl(site: Site, base_url: str, feeds: int, tmp: Path) -> dict[str, object]:
@@ -220,7 +265,7 @@ def run_full_crawl(site: Site, base_url: str, feeds: int, tmp: Path) -> dict[str
         report = crawl(str(path), None)
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     server_cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
-    return {"report": report, "samples": sampler.samples, "cpu": sampler.cpu, "server_cpu": server_cpu,
+    return {"report": report, "samples": sampler.samples, "cpu": sampler.cpu_by_role(), "server_cpu": server_cpu,
             "largest": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
@@ -274,32 +319,69 @@ def cpus() -> int:
 
 def print_row(name: str, result: dict[str, float]) -> None:
     print(f"{name:<42} {result['pages']:>6.0f} pages {result['seconds']:>7.1f} s "
-          f"{result['pages'] / result['seconds']:>7.1f} pages/s   peak RSS {result['own_peak_mb']:>6.0f} MB", flush=True)
+          f"{result['pages'] / result['seconds']:>7.1f} pages/s   peak RSS {result['own_peak_mb']:>6.0f} MB   "
+          f"CPU {result['cpu'] / result['pages']:.4f} s/page", flush=True)
 
 
 def print_full(full: dict[str, object], rows: list[tuple[str, dict[str, float]]]) -> None:
     report = full["report"]
-    samples: list[tuple[float, float, float]] = full["samples"]  # type: ignore[assignment]
+    samples: list[tuple[float, list[Proc]]] = full["samples"]  # type: ignore[assignment]
     fetched = report.stored + report.duplicates + report.total("not_articles")  # type: ignore[attr-defined]
     rate = fetched / report.seconds  # type: ignore[attr-defined]
-    tree_peak = max(s[1] for s in samples)
+    tree_peak = max(sum(p.pss for p in procs) for _, procs in samples)
     print(f"{'(c) newsmon crawl (fetch, extract, store)':<42} {fetched:>6} pages {report.seconds:>7.1f} s "  # type: ignore[attr-defined]
-          f"{rate:>7.1f} pages/s   peak RSS {full['largest']:>6.0f} MB largest process, {tree_peak:.0f} MB tree")
+          f"{rate:>7.1f} pages/s   peak RSS {full['largest']:>6.0f} MB largest process, {tree_peak:.0f} MB tree (PSS)")
     print(f"    stored {report.stored}, duplicates {report.duplicates}, not articles "  # type: ignore[attr-defined]
           f"{report.total('not_articles')}, failed requests {report.total('failed_requests')}, "  # type: ignore[attr-defined]
           f"store errors {report.total('store_errors')}")  # type: ignore[attr-defined]
     for name, result in rows[1:]:
         print(f"    (c) / {name.split(',')[0]}: {rate / (result['pages'] / result['seconds']):.2f}x")
-    end = samples[-1][0]
-    quarters = [next(s for s in samples if s[0] >= end * q / 4) for q in (1, 2, 3, 4)]
-    print("    tree RSS at 1/4, 2/4, 3/4, end of the crawl: "
-          + ", ".join(f"{s[1]:.0f} MB" for s in quarters) + f" (largest process {quarters[-1][2]:.0f} MB)")
-    cpu: dict[int, tuple[str, float]] = full["cpu"]  # type: ignore[assignment]
-    by_role = {role: sum(c for r, c in cpu.values() if r == role) for role in ("crawl", "worker")}
-    wall = report.seconds  # type: ignore[attr-defined]
-    print(f"    CPU seconds: crawl process (reactor: download, feeds, pickling, SQLite) {by_role['crawl']:.1f}, "
-          f"extraction workers {by_role['worker']:.1f}, local web server {full['server_cpu']:.1f}; "
-          f"wall {wall:.1f} s x {cpus()} CPUs = {wall * cpus():.1f} CPU seconds available")
+    print_memory(samples)
+    print_cpu(full, fetched, report.seconds)  # type: ignore[attr-defined]
+    print_cpu_bound(full, fetched, rows)
+
+
+def print_cpu_bound(full: dict[str, object], pages: int, rows: list[tuple[str, dict[str, float]]]) -> None:
+    """Rates from CPU seconds per page, as on idle cores (wall times depend on the host's load).
+
+    (c) uses every core for its workers but its crawl process runs on one: the lower bound wins.
+    """
+    cpu: dict[str, float] = full["cpu"]  # type: ignore[assignment]
+    rate = min(cpus() * pages / sum(cpu.values()), pages / cpu["crawl"])
+    print(f"    from CPU seconds, on {cpus()} idle cores: (c) {rate:.1f} pages/s", end="")
+    for name, result in rows[1:]:
+        print(f"; (c) / {name.split(',')[0]} (1 core): {rate / (result['pages'] / result['cpu']):.2f}x", end="")
+    print()
+
+
+def print_memory(samples: list[tuple[float, list[Proc]]]) -> None:
+    """Memory at each quarter of the crawl: the tree's PSS, and per role RSS with its private heap."""
+    crawling = [s for s in samples if any(p.role == "crawl" for p in s[1])]
+    end = crawling[-1][0]
+    print("    memory at 1/4, 2/4, 3/4, end of the crawl (PSS: shared pages counted once; anon: private heap):")
+    for quarter in (1, 2, 3, 4):
+        t, procs = next(s for s in crawling if s[0] >= end * quarter / 4)
+        parts = []
+        for role in ("crawl", "forkserver", "worker"):
+            mine = [p for p in procs if p.role == role]
+            if mine:
+                parts.append(f"{role} x{len(mine)} RSS {sum(p.rss for p in mine):.0f} "
+                             f"(anon {sum(p.anon for p in mine):.0f})")
+        print(f"      {quarter}/4 ({t:5.1f} s): tree PSS {sum(p.pss for p in procs):5.0f} MB; " + ", ".join(parts))
+
+
+def print_cpu(full: dict[str, object], pages: int, wall: float) -> None:
+    """CPU seconds by process role, in all and per page fetched."""
+    cpu: dict[str, float] = full["cpu"]  # type: ignore[assignment]
+    roles = {"crawl process (reactor: download, feeds, IPC to the pool, SQLite)": cpu["crawl"],
+             "fork server (extraction code imported once)": cpu["forkserver"],
+             "extraction workers": cpu["worker"],
+             "other children (resource tracker)": cpu["other"],
+             "local web server (bench process)": full["server_cpu"]}  # type: ignore[dict-item]
+    print(f"    CPU seconds (per page) by role; wall {wall:.1f} s x {cpus()} CPUs = {wall * cpus():.1f} available:")
+    for name, seconds in roles.items():
+        print(f"      {name:<68} {seconds:7.1f}  ({seconds / pages:.4f} s/page)")
+    print(f"      {'crawl tree in all':<68} {sum(cpu.values()):7.1f}  ({sum(cpu.values()) / pages:.4f} s/page)")
 
 
 def parse_args() -> argparse.Namespace:

@@ -123,6 +123,16 @@ def test_scrapy_list_and_crawl(tmp_path: Path, demo_site: LocalSite) -> None:
     assert "USER_AGENT': 'newsmon/" in crawled.stderr  # settings came from newsmon's config
 
 
+def test_replaced_extraction_workers_lose_no_page(tmp_path: Path, demo_site: LocalSite) -> None:
+    """One worker replaced every 2 pages: the 5 demo pages take three generations, all stored."""
+    config = write_config(tmp_path, [feed_source("demo", f"{demo_site.base_url}/feed.xml")])
+    crawled = run_scrapy(config, "crawl", "feeds", "-a", "source=demo", "-s", "LOG_LEVEL=DEBUG",
+                         "-s", "NEWSMON_EXTRACT_WORKERS=1", "-s", "NEWSMON_EXTRACT_RECYCLE_AFTER=2")
+    assert crawled.returncode == 0, crawled.stderr[-3000:]
+    assert stored_titles(f"sqlite:///{tmp_path / 'newsmon.db'}") == DEMO_TITLES
+    assert crawled.stderr.count("extraction workers replaced after 2 pages") == 2, crawled.stderr[-3000:]
+
+
 def test_scrapy_with_a_broken_config_says_so_in_one_line(tmp_path: Path) -> None:
     config = tmp_path / "newsmon.yaml"
     config.write_text("crawl: {timeout: -1}\n")

@@ -1,6 +1,6 @@
 """Extraction off the reactor thread: worker processes run `newsmon.extract.extract_article`.
 
-    pool = ExtractionPool(workers=2, max_pending=4, max_bytes=5_000_000)
+    pool = ExtractionPool(workers=2, max_pending=8, max_bytes=5_000_000, recycle_after=500)
     outcome = await maybe_deferred_to_future(pool.extract(page))  # an Article, or a Refusal
     pool.close()
 
@@ -8,10 +8,18 @@ Extraction (lxml, trafilatura twice, our metadata pass) is CPU-bound Python: on 
 thread it stalls every download, in threads it holds the GIL. Worker processes use every core;
 the caller stores the results in its own process (one database connection, no SQL in workers).
 
+Workers start with the first page (a poll that finds nothing new starts none), forked from a
+fork server that imported the extraction code once: no interpreter start and trafilatura import
+per worker, and the workers share those pages of memory.
+
 Memory stays flat: at most `max_pending` pages are in the workers' hands at once; further
-`extract` calls wait on a semaphore (Scrapy's scraper slot, 5 MB of responses in processing,
-then stops new downloads). A worker that dies (a crash on hostile input, the OOM killer) breaks
-the pool: it is rebuilt and the pages it held are tried once more, then refused as "crashed".
+`extract` calls wait on a semaphore (Scrapy's scraper slot, SCRAPER_SLOT_MAX_ACTIVE_SIZE bytes
+of responses in processing, then stops new downloads). Every `recycle_after` pages fresh
+workers take over (the old ones finish what they hold, then exit), so what lxml and trafilatura
+keep in a worker (caches, a fragmented heap) cannot pile up over a long crawl.
+
+A worker that dies (a crash on hostile input, the OOM killer) breaks the pool: it is rebuilt
+and the pages it held are tried once more, then refused as "crashed".
 """
 
 from __future__ import annotations
@@ -32,6 +40,9 @@ from newsmon.records import Article, FetchedPage
 
 log = logging.getLogger(__name__)
 INLINE = -1  # NEWSMON_EXTRACT_WORKERS value: no pool, extract in the calling thread
+# Each worker has one page in hand and one queued; the rest cover the reactor's delay in
+# handing on the next page while it stores results and downloads.
+PENDING_PER_WORKER = 4
 
 
 @dataclass(slots=True)
@@ -58,17 +69,28 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _warm_up() -> None:
-    import newsmon.extract  # noqa: F401 - pay trafilatura's import before the first page
+def pool_context() -> multiprocessing.context.BaseContext:
+    """Fork server (preloading this module, so trafilatura) where there is one, else spawn.
+
+    Never plain fork: forking the crawl process with the reactor's threads running can deadlock.
+    The fork server is a fresh single-threaded interpreter, started with the first worker.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 class ExtractionPool:
     """`extract(page)` -> Deferred firing with an Article or a Refusal, from worker processes."""
 
-    def __init__(self, workers: int, max_pending: int, max_bytes: int) -> None:
+    def __init__(self, workers: int, max_pending: int, max_bytes: int, recycle_after: int = 0) -> None:
         self.workers = usable_cpus() if workers == 0 else workers
         self.max_bytes = max_bytes
-        self.max_pending = max_pending or 2 * max(1, self.workers)
+        self.recycle_after = recycle_after  # 0: keep the workers for the whole crawl
+        self._submitted = 0  # pages given to the current workers
+        self.max_pending = max_pending or PENDING_PER_WORKER * max(1, self.workers)
         self._slots = DeferredSemaphore(self.max_pending)
         self._executor: ProcessPoolExecutor | None = None
         if self.workers != INLINE:
@@ -76,13 +98,11 @@ class ExtractionPool:
 
     @classmethod
     def from_settings(cls, settings: Any, max_bytes: int) -> ExtractionPool:
-        return cls(settings.getint("NEWSMON_EXTRACT_WORKERS", 0),
-                   settings.getint("NEWSMON_EXTRACT_MAX_PENDING", 0), max_bytes)
+        return cls(settings.getint("NEWSMON_EXTRACT_WORKERS", 0), settings.getint("NEWSMON_EXTRACT_MAX_PENDING", 0),
+                   max_bytes, settings.getint("NEWSMON_EXTRACT_RECYCLE_AFTER", 0))
 
     def _start(self) -> ProcessPoolExecutor:
-        # spawn, not fork: forking a process with the reactor's threads running can deadlock
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_warm_up)
+        return ProcessPoolExecutor(self.workers, mp_context=pool_context())
 
     def extract(self, page: FetchedPage) -> Deferred[Article | Refusal]:
         if self._executor is None:
@@ -91,6 +111,7 @@ class ExtractionPool:
 
     def _submit(self, page: FetchedPage, retried: bool) -> Deferred[Article | Refusal]:
         assert self._executor is not None
+        self._recycle_if_due()
         try:
             future = self._executor.submit(extract_page, page, self.max_bytes)
         except BrokenProcessPool:
@@ -105,6 +126,15 @@ class ExtractionPool:
         log.warning("an extraction worker died; restarting the pool (%s)", page.final_url)
         self._restart()
         return self._submit(page, retried=True)
+
+    def _recycle_if_due(self) -> None:
+        """Hand the next pages to fresh workers once the current ones had `recycle_after`."""
+        assert self._executor is not None
+        self._submitted += 1
+        if self.recycle_after and self._submitted > self.recycle_after:
+            log.debug("extraction workers replaced after %d pages", self.recycle_after)
+            self._executor.shutdown(wait=False)  # its workers finish the pages they hold
+            self._executor, self._submitted = self._start(), 1
 
     def _restart(self) -> None:
         assert self._executor is not None

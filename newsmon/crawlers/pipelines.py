@@ -4,7 +4,8 @@ No extraction code or SQL here: the pool's workers run `newsmon.extract.extract_
 `newsmon.pipeline.store_page` runs, off the reactor thread and on every core), this class stores
 the result with `Repository.save_article` and counts what happened (per source, in the crawler
 stats). Extraction refuses pages that are no HTML article (binary, feeds, empty) and says why;
-error statuses never reach it. NEWSMON_EXTRACT_WORKERS / NEWSMON_EXTRACT_MAX_PENDING size the pool.
+error statuses never reach it. NEWSMON_EXTRACT_WORKERS / NEWSMON_EXTRACT_MAX_PENDING size the pool,
+NEWSMON_EXTRACT_RECYCLE_AFTER renews its workers.
 """
 
 from __future__ import annotations
