@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 from newsmon.config import Config
 from newsmon.errors import LockHeld
 from newsmon.records import (ArticleStatus, FetchedPage, SavedArticle)
-from newsmon.storage.repository import Repository, iter_batches
+from newsmon.storage.repository import Repository
 
 if TYPE_CHECKING:
     from newsmon.alerts.stage import DeliveryReport
@@ -45,22 +46,42 @@ def store_page(repo: Repository, page: FetchedPage) -> SavedArticle | None:
 
 # -- enrich ----------------------------------------------------------------------------------------
 def enrich(repo: Repository, config: Config, limit: int | None = None) -> int:
-    """Run the NLP pipeline over every fetched article, in batches; returns how many were done."""
+    """Run the NLP pipeline over every fetched article as one stream; returns how many were done.
+
+    Articles are read a batch at a time and each analysis is saved as it comes back, so memory
+    stays flat; worker processes (``nlp.processes``) start once for the whole stream. Articles
+    read ahead but not yet saved are still "fetched": the reader skips them (``in_flight``).
+    """
     from newsmon.nlp import analyze_texts, load_nlp
+    from newsmon.records import Article
 
     watchlist = config.watch_entities()
     repo.ensure_watch_entities(watchlist)
-    pending = repo.count_articles(ArticleStatus.FETCHED)
-    if not pending:
+    if not repo.count_articles(ArticleStatus.FETCHED):
         return 0
     nlp = load_nlp(config.nlp, watchlist)
     watch_types = {w.name: w.type for w in watchlist}
+    size = config.nlp.batch_size * 4
+    in_flight: dict[int, Article] = {}  # read and not yet saved, in id order
+
+    def fetched() -> Iterator[Article]:
+        remaining = limit if limit is not None else float("inf")
+        while remaining > 0:
+            rows = repo.articles_by_status(ArticleStatus.FETCHED, limit=len(in_flight) + size)
+            batch = [a for a in rows if a.id not in in_flight][:int(min(size, remaining))]
+            if not batch:
+                return
+            remaining -= len(batch)
+            for article in batch:
+                in_flight[article.id] = article  # type: ignore[index]
+                yield article
+
     done = 0
-    for batch in iter_batches(repo, ArticleStatus.FETCHED, config.nlp.batch_size * 4, limit):
-        items = [(a.text, a.published_at) for a in batch]
-        for article, analysis in zip(batch, analyze_texts(nlp, items, config.nlp.batch_size)):
-            repo.save_analysis(article.id, analysis, watch_types)  # type: ignore[arg-type]
-            done += 1
+    for analysis in analyze_texts(nlp, ((a.text, a.published_at) for a in fetched()), config.nlp.batch_size):
+        article_id = next(iter(in_flight))
+        repo.save_analysis(article_id, analysis, watch_types)
+        del in_flight[article_id]
+        done += 1
     return done
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 import spacy
@@ -328,3 +329,53 @@ def test_cyber_events(nlp: spacy.language.Language, text: str, expected: set[str
 def test_two_processes_give_the_same_analyses(nlp: spacy.language.Language) -> None:
     texts = [(STORY, PUBLISHED), ("Hackers stole customer data from Acme Corp.", PUBLISHED)] * 3
     assert list(analyze_texts(nlp, iter(texts), batch_size=2, processes=2)) == list(analyze_texts(nlp, texts))
+
+
+# --- speed: the same results by faster means ----------------------------------------------
+
+def test_fast_attribute_ruler_sets_what_the_ruler_sets(nlp: spacy.language.Language) -> None:
+    from spacy.attrs import LEMMA, MORPH, POS
+
+    from newsmon.nlp.attributes import apply_attribute_ruler
+
+    text = STORY + " I ain't gonna say it's what y'all did. There were 2 flaws, wasn't there? Let's go."
+    parsed = nlp.make_doc(text)
+    for name in ("tok2vec", "tagger", "parser"):
+        parsed = nlp.get_pipe(name)(parsed)
+    ruler = nlp.get_pipe("attribute_ruler")
+    expected, fast = ruler(parsed.copy()), apply_attribute_ruler(ruler, parsed.copy())
+    assert (fast.to_array([POS, MORPH, LEMMA]) == expected.to_array([POS, MORPH, LEMMA])).all()
+
+
+def test_matmul_ops_multiply_like_thinc() -> None:
+    import numpy
+    from thinc.api import NumpyOps
+
+    from newsmon.nlp.ops import MatmulOps
+
+    rng = numpy.random.default_rng(0)
+    x, y = rng.random((5, 3), dtype="float32"), rng.random((4, 3), dtype="float32")
+    out = numpy.empty((5, 4), dtype="float32")
+    assert numpy.allclose(MatmulOps().gemm(x, y, trans2=True), NumpyOps().gemm(x, y, trans2=True), atol=1e-6)
+    assert MatmulOps().gemm(x.T.copy(), y.T.copy(), out=out, trans1=True) is out
+    assert numpy.allclose(out, x @ y.T, atol=1e-6)
+
+
+def test_enrich_streams_each_stored_article_once(tmp_path: Path) -> None:
+    from newsmon.config import Config
+    from newsmon.pipeline import enrich
+    from newsmon.records import Article, ArticleStatus
+    from newsmon.storage.repository import open_repository
+
+    config = Config(database=f"sqlite:///{tmp_path}/nlp.db", nlp=NlpSettings(batch_size=1, processes=2))
+    repo = open_repository(config.database, upgrade=True)
+    try:
+        texts = [f"Hackers stole customer data from Acme Corp {i}." for i in range(7)]
+        ids = [repo.save_article(Article(url=f"https://example.test/{i}", source="t", title=None, text=t,
+                                         fetched_at=PUBLISHED)).article_id for i, t in enumerate(texts)]
+        assert enrich(repo, config, limit=5) == 5  # read ahead of the saves, yet each once
+        assert enrich(repo, config) == 2
+        assert repo.count_articles(ArticleStatus.FETCHED) == 0
+        assert all(repo.load_analysis(i).events for i in ids)
+    finally:
+        repo.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import collections
 import itertools
 import multiprocessing
@@ -14,7 +15,7 @@ from multiprocessing.pool import AsyncResult
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from newsmon.nlp.events import extract_events
+from newsmon.nlp.events import extract_events, parse_sentences, trigger_sentences
 from newsmon.nlp.normalize import normalise_name
 from newsmon.nlp.pipeline import alias_key, default_processes, watch_aliases
 from newsmon.records import Analysis, Mention
@@ -25,43 +26,43 @@ VALUE_LABELS = frozenset({"DATE", "TIME", "MONEY", "PERCENT", "QUANTITY", "CARDI
 
 def analyze_texts(nlp: Language, items: Iterable[tuple[str, datetime | None]],
                   batch_size: int = 16, processes: int | None = None) -> Iterator[Analysis]:
-    """One Analysis per (text, published_at), in input order, holding one batch at a time.
+    """One Analysis per (text, published_at), in input order, holding a few batches at a time.
 
     ``processes`` (default: the ``nlp.processes`` setting given to ``load_nlp``) above one
-    forks worker processes that share the loaded model; batches stream through them a few
-    at a time, so memory stays flat however many texts come in.
+    forks worker processes, once, that share the loaded model; texts go in and Analysis
+    records come back, batches streaming through them, so memory stays flat however many
+    texts come in.
     """
     processes = processes or default_processes(nlp)
+    batches = _chunks(iter(items), batch_size)
     if processes > 1 and "fork" in multiprocessing.get_all_start_methods():
-        yield from _analyze_parallel(nlp, items, batch_size, processes)
+        yield from _analyze_parallel(nlp, batches, processes)
         return
-    for doc, published_at in nlp.pipe(iter(items), as_tuples=True, batch_size=batch_size):
-        yield analyze_doc(nlp, doc, published_at)
+    for batch in batches:
+        yield from analyze_batch(nlp, batch)
 
 
 _WORKER_NLP: list[Language] = []  # the model a forked worker inherited
 
 
-def _analyze_parallel(nlp: Language, items: Iterable[tuple[str, datetime | None]], batch_size: int,
+def _analyze_parallel(nlp: Language, batches: Iterator[list[tuple[str, datetime | None]]],
                       processes: int) -> Iterator[Analysis]:
     _WORKER_NLP[:] = [nlp]  # set before forking: workers inherit it copy-on-write
-    batches = _chunks(iter(items), batch_size)
     with multiprocessing.get_context("fork").Pool(processes) as pool:
         # a bounded stream, not rounds: a new batch goes out as soon as the oldest comes back,
         # so no worker idles waiting for the slowest batch of a round
         pending: collections.deque[AsyncResult[list[Analysis]]] = collections.deque(
-            pool.apply_async(_analyze_batch, (batch,)) for batch in itertools.islice(batches, processes * 2))
+            pool.apply_async(_analyze_in_worker, (batch,)) for batch in itertools.islice(batches, processes * 2))
         while pending:
             analyses = pending.popleft().get()
             batch = next(batches, None)
             if batch is not None:
-                pending.append(pool.apply_async(_analyze_batch, (batch,)))
+                pending.append(pool.apply_async(_analyze_in_worker, (batch,)))
             yield from analyses
 
 
-def _analyze_batch(batch: list[tuple[str, datetime | None]]) -> list[Analysis]:
-    nlp = _WORKER_NLP[0]
-    return [analyze_doc(nlp, doc, at) for doc, at in nlp.pipe(batch, as_tuples=True, batch_size=len(batch))]
+def _analyze_in_worker(batch: list[tuple[str, datetime | None]]) -> list[Analysis]:
+    return analyze_batch(_WORKER_NLP[0], batch)
 
 
 def _chunks(items: Iterator[tuple[str, datetime | None]], size: int) -> Iterator[list[tuple[str, datetime | None]]]:
@@ -70,35 +71,56 @@ def _chunks(items: Iterator[tuple[str, datetime | None]], size: int) -> Iterator
 
 
 def analyze_text(nlp: Language, text: str, published_at: datetime | None = None) -> Analysis:
-    return next(analyze_texts(nlp, [(text, published_at)], batch_size=1))
+    return analyze_batch(nlp, [(text, published_at)])[0]
 
 
-def analyze_doc(nlp: Language, doc: Doc, published_at: datetime | None = None) -> Analysis:
-    """Mentions and events of a doc already run through ``nlp``."""
-    mentions = extract_mentions(nlp, doc)
-    return Analysis(mentions=mentions, events=extract_events(nlp, doc, mentions, published_at))
+def analyze_batch(nlp: Language, batch: list[tuple[str, datetime | None]]) -> list[Analysis]:
+    """Mentions and events of a batch: NER on every text, one joint parse of the trigger sentences."""
+    docs = list(nlp.pipe([text for text, _ in batch], batch_size=len(batch)))
+    mentions = [extract_mentions(nlp, doc) for doc in docs]
+    sents = [trigger_sentences(nlp, doc) for doc in docs]
+    parsed = parse_sentences(nlp, sents)
+    return [Analysis(mentions=found, events=extract_events(nlp, s, p, found, at))
+            for (_, at), found, s, p in zip(batch, mentions, sents, parsed)]
+
+
+class Sentences:
+    """The stripped text of the sentence(s) a token range lies in, from one pass over ``doc.sents``."""
+
+    def __init__(self, doc: Doc, text: str) -> None:
+        spans = list(doc.sents)
+        self.text = text
+        self.starts = [s.start for s in spans]
+        self.chars = [(s.start_char, s.end_char) for s in spans]
+
+    def around(self, start: int, end: int) -> str:
+        first = bisect.bisect_right(self.starts, start) - 1
+        last = bisect.bisect_right(self.starts, end - 1) - 1
+        return self.text[self.chars[first][0]:self.chars[last][1]].strip()
 
 
 def extract_mentions(nlp: Language, doc: Doc) -> list[Mention]:
     aliases = watch_aliases(nlp)
     watched = set(aliases.values())
-    mentions = [_mention(ent, aliases, watched) for ent in doc.ents if ent.label_ not in VALUE_LABELS]
-    mentions = drop_unsupported_short_aliases(doc.text, mentions, nlp)
-    resolve_acronyms(doc.text, mentions)
-    mentions = propagate_names(doc, mentions)
+    text = doc.text
+    sentences = Sentences(doc, text)
+    mentions = [_mention(ent, sentences, aliases, watched) for ent in doc.ents if ent.label_ not in VALUE_LABELS]
+    mentions = drop_unsupported_short_aliases(text, mentions, nlp)
+    resolve_acronyms(text, mentions)
+    mentions = propagate_names(doc, text, sentences, mentions)
     resolve_surnames(mentions)
     unify_labels(mentions)
     return mentions
 
 
-def _mention(ent: Span, aliases: dict[str, str], watched: set[str]) -> Mention:
-    canonical = ent.ent_id_ or aliases.get(alias_key([t.text for t in ent]))
+def _mention(ent: Span, sentences: Sentences, aliases: dict[str, str], watched: set[str]) -> Mention:
+    canonical = ent.ent_id_ or (aliases.get(alias_key([t.text for t in ent])) if aliases else None)
     if canonical is None:
         canonical = normalise_name(ent.text, ent.label_)
-        canonical = aliases.get(alias_key(canonical.split()), canonical)
+        canonical = aliases.get(alias_key(canonical.split()), canonical) if aliases else canonical
     return Mention(
         text=ent.text, label=ent.label_, start=ent.start_char, end=ent.end_char,
-        sentence=ent.sent.text.strip(), canonical=canonical, watched=canonical in watched,
+        sentence=sentences.around(ent.start, ent.end), canonical=canonical, watched=canonical in watched,
     )
 
 
@@ -168,7 +190,7 @@ def _initials_match(acronym: str, name: str) -> bool:
     return "".join(w[0].upper() for w in words) == capitals
 
 
-def propagate_names(doc: Doc, mentions: list[Mention]) -> list[Mention]:
+def propagate_names(doc: Doc, text: str, sentences: Sentences, mentions: list[Mention]) -> list[Mention]:
     """Later (or earlier) occurrences of a name the model found once are mentions too.
 
     Exact case, whole words; a full person name also lends its surname ("Nick Bos" -> "Bos");
@@ -182,13 +204,13 @@ def propagate_names(doc: Doc, mentions: list[Mention]) -> list[Mention]:
                 names.setdefault(m.text.split()[-1], m)
     if not names:
         return mentions
-    taken = [False] * (len(doc.text) + 1)
+    taken = [False] * (len(text) + 1)
     for m in mentions:
         taken[m.start:m.end] = [True] * (m.end - m.start)
     pattern = re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
                          + r")(?![\w-])")
     added = []
-    for match in pattern.finditer(doc.text):
+    for match in pattern.finditer(text):
         if any(taken[match.start():match.end()]):
             continue
         source = names[match[0]]
@@ -197,7 +219,7 @@ def propagate_names(doc: Doc, mentions: list[Mention]) -> list[Mention]:
             continue
         canonical = source.canonical if match[0] == source.text else match[0]
         added.append(Mention(text=match[0], label=source.label, start=match.start(), end=match.end(),
-                             sentence=span.sent.text.strip(), canonical=canonical, watched=source.watched))
+                             sentence=sentences.around(span.start, span.end), canonical=canonical, watched=source.watched))
     return sorted(mentions + added, key=lambda m: m.start) if added else mentions
 
 

@@ -2,8 +2,8 @@
 
 Cheap first: a sentence is looked at only if one of its words is an inflected form of a
 trigger lemma. Only those sentences are tagged, parsed and lemmatised (the model's
-disabled syntax components run on the sentence alone), then matched on lemma and part of
-speech. Roles come from the dependency parse; without a parser, from the nearest
+disabled syntax components run on copies of them, a batch of articles at a time), then
+matched on lemma and part of speech. Roles come from the dependency parse; without a parser, from the nearest
 entities. Precision over recall: a trigger that needs an argument ("sign" needs a law,
 "open" needs a case) yields nothing without it, negated triggers are skipped, and hedged
 ones ("may punish", "consider blocking") get a lower confidence.
@@ -17,13 +17,15 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy
-from spacy.attrs import LOWER
+from spacy.attrs import LEMMA, LOWER, NORM
 from spacy.language import Language
-from spacy.matcher import Matcher
+from spacy.pipeline import AttributeRuler
 from spacy.tokens import Doc, Span, Token
 
+from newsmon.nlp.attributes import apply_attribute_ruler
 from newsmon.nlp.normalize import parse_money, resolve_date
 from newsmon.nlp.pipeline import syntax_pipes
 from newsmon.records import Event, EventType, Mention
@@ -135,17 +137,16 @@ _SECOND_PERSON = frozenset({"you", "your", "yours", "yourself"})
 _AMOUNT_TYPES = frozenset({T.FINE, T.COURT_ACTION, T.DATA_BREACH, T.RANSOMWARE})
 
 
-def extract_events(nlp: Language, doc: Doc, mentions: list[Mention],
+def extract_events(nlp: Language, sents: list[Span], parsed: list[Span], mentions: list[Mention],
                    published_at: datetime | None = None) -> list[Event]:
-    """Events of an analysed doc; at most one per (type, sentence), the strongest trigger's.
+    """Events of one doc from its trigger sentences and their parsed copies (``parse_sentences``).
 
-    A weak trigger ("accessed the records", "could steal passwords") counts only when the
-    article corroborates it: the weights of a type's events must add up to one.
+    At most one event per (type, sentence), the strongest trigger's. A weak trigger ("accessed
+    the records", "could steal passwords") counts only when the article corroborates it: the
+    weights of a type's events must add up to one.
     """
-    sents = _trigger_sentences(nlp, doc)
     if not sents:
         return []
-    parsed = _parse(nlp, doc, sents)
     found = find_triggers(nlp, parsed)
     totals: dict[EventType, float] = {}
     for weight, trigger, _, _ in found:
@@ -197,17 +198,20 @@ def _capability(token: Token) -> bool:
     return False
 
 
-def _trigger_sentences(nlp: Language, doc: Doc) -> list[Span]:
+def trigger_sentences(nlp: Language, doc: Doc) -> list[Span]:
     """Sentences holding a trigger word form (and, if it needs one, a form of its argument).
 
-    No tagging yet: a set test on the sentence's lowercase word ids.
+    No tagging yet: a set test on the lowercase word ids of the sentences that hold a form.
     """
     lowers = doc.to_array(LOWER)
     resources = _resources(nlp)
-    if not numpy.isin(lowers, resources.form_ids).any():
+    hits = numpy.flatnonzero(numpy.isin(lowers, resources.word_ids))
+    if not len(hits):
         return []
     out = []
     for sent in doc.sents:
+        if not _holds(hits, sent):
+            continue
         words = set(lowers[sent.start:sent.end].tolist())
         if any(words & forms and (not needs or words & needs) and (not near or words & near)
                for forms, needs, near in resources.prefilter):
@@ -215,26 +219,56 @@ def _trigger_sentences(nlp: Language, doc: Doc) -> list[Span]:
     return out
 
 
-def _parse(nlp: Language, doc: Doc, sents: list[Span]) -> list[Span]:
-    """The sentences, tagged, parsed and lemmatised: one joint copy through the syntax pipes.
+def _holds(hits: numpy.ndarray, sent: Span) -> bool:
+    at = int(numpy.searchsorted(hits, sent.start))
+    return at < len(hits) and hits[at] < sent.end
 
-    Sentence boundaries (and entities) are carried over; the parser keeps them.
+
+def parse_sentences(nlp: Language, groups: list[list[Span]]) -> list[list[Span]]:
+    """Each doc's trigger sentences, tagged, parsed and lemmatised, as spans of one copy per doc.
+
+    The copies of a whole batch go through the disabled syntax components together (batched
+    matrix products). Sentence boundaries are carried over and the parser keeps them.
     """
-    if doc.has_annotation("DEP") and doc.has_annotation("LEMMA"):
-        return sents
-    joint = Doc.from_docs([s.as_doc() for s in sents])
-    for name in syntax_pipes(nlp):
-        joint = nlp.get_pipe(name)(joint)  # type: ignore[operator]
+    pipes = syntax_pipes(nlp)
+    if not pipes:
+        return groups  # the pipeline already parses every doc
+    copies = [_sentence_copy(nlp, sents) for sents in groups if sents]
+    for name in pipes:
+        pipe: Any = nlp.get_pipe(name)
+        if isinstance(pipe, AttributeRuler):
+            copies = [apply_attribute_ruler(pipe, copy) for copy in copies]
+        else:
+            copies = list(pipe.pipe(copies, batch_size=max(len(copies), 1)))
+    parsed = iter(copies)
+    return [_split(next(parsed), sents) if sents else [] for sents in groups]
+
+
+def _sentence_copy(nlp: Language, sents: list[Span]) -> Doc:
+    """One new Doc of the sentences' tokens: words, spaces, sentence starts and norms ("n't" -> "not").
+
+    The tagger and parser read the norms; entities and the rest stay behind.
+    """
+    tokens = [token for sent in sents for token in sent]
+    copy = Doc(nlp.vocab, words=[t.text for t in tokens], spaces=[bool(t.whitespace_) for t in tokens],
+               sent_starts=[t.i == sent.start for sent in sents for t in sent])
+    copy.from_array([NORM], numpy.array([t.norm for t in tokens], dtype="uint64"))
+    return copy
+
+
+def _split(copy: Doc, sents: list[Span]) -> list[Span]:
     starts = list(itertools.accumulate((len(s) for s in sents), initial=0))
-    return [joint[start:end] for start, end in zip(starts, starts[1:])]
+    return [copy[start:end] for start, end in itertools.pairwise(starts)]
 
 
 def _match(nlp: Language, parsed: list[Span]) -> list[tuple[Trigger, Token]]:
-    """(trigger, token) in text order: the Matcher finds candidate words, the table decides."""
+    """(trigger, token) in text order: candidate words by lemma or form, then the table decides."""
     doc = parsed[0].doc
     resources = _resources(nlp)
+    ids = doc.to_array([LEMMA, LOWER])
+    candidates = numpy.isin(ids[:, 0], resources.lemma_ids) | numpy.isin(ids[:, 1], resources.word_ids)
     found = []
-    for start in sorted({start for _, start, _ in resources.matcher(doc)}):
+    for start in numpy.flatnonzero(candidates).tolist():
         token = doc[start]
         for trigger in resources.by_word.get(token.lemma_.lower(), []) + resources.by_word.get(token.lower_, []):
             if token.pos_ in trigger.pos and (trigger, token) not in found:
@@ -314,7 +348,7 @@ def _event(trigger: Trigger, token: Token, sent: Span, parsed: Span, mentions: l
     return Event(
         type=trigger.type, trigger=_trigger_text(token), sentence=sent.text.strip(), start=start, end=end,
         actor=actor, target=target, amount=amount[0], currency=amount[1],
-        date=_date(sent, at, published_at), legal_basis=_legal_basis(parsed),
+        date=_date(sent, at, published_at), legal_basis=_legal_basis(sent, parsed),
         confidence=0.4 if _hedged(token) or weight < 1.0 else 0.7,
     )
 
@@ -470,9 +504,9 @@ def _date(sent: Span, at: int, published_at: datetime | None) -> str | None:
     return None
 
 
-def _legal_basis(parsed: Span) -> str | None:
+def _legal_basis(sent: Span, parsed: Span) -> str | None:
     """A named law in the sentence: a LAW entity, else "<modifiers> law/act/code"."""
-    for ent in parsed.ents:
+    for ent in sent.ents:
         if ent.label_ == "LAW":
             return " ".join(ent.text.split())
     for token in parsed:
@@ -492,9 +526,9 @@ def _trimmed(sent: Span) -> tuple[int, int]:
 
 @dataclass(slots=True)
 class _Resources:
-    matcher: Matcher  # candidate trigger words, by lemma or inflected form
     by_word: dict[str, list[Trigger]]  # lemma or inflected form -> triggers
-    form_ids: numpy.ndarray  # LOWER ids of every inflected trigger form
+    lemma_ids: numpy.ndarray  # LEMMA ids of the trigger lemmas (candidate words after parsing)
+    word_ids: numpy.ndarray  # LOWER ids of every inflected trigger form (the sentence prefilter too)
     prefilter: list[tuple[frozenset[int], frozenset[int], frozenset[int]]]  # (trigger, argument, context ids)
 
 
@@ -508,15 +542,14 @@ def _resources(nlp: Language) -> _Resources:
             # inflected forms too: the lemmatizer has blind spots ("fined" -> "fin")
             for word in inflect(trigger.lemma):
                 by_word.setdefault(word, []).append(trigger)
-        lemmas = sorted({t.lemma for t in TRIGGERS})
-        matcher = Matcher(nlp.vocab)
-        # two set patterns rather than one per word: the Matcher's cost grows with patterns
-        matcher.add("TRIGGER", [[{"LEMMA": {"IN": lemmas}}], [{"LOWER": {"IN": sorted(by_word)}}]])
-        ids = _ids(nlp, by_word)
         prefilter = [(_ids(nlp, inflect(t.lemma)), _forms(nlp, t.needs), _forms(nlp, t.near)) for t in TRIGGERS]
-        form_ids = numpy.array(sorted(ids), dtype="uint64")
-        _RESOURCES[nlp] = _Resources(matcher, by_word, form_ids, list(dict.fromkeys(prefilter)))
+        _RESOURCES[nlp] = _Resources(by_word, _array(_ids(nlp, {t.lemma for t in TRIGGERS})),
+                                     _array(_ids(nlp, by_word)), list(dict.fromkeys(prefilter)))
     return _RESOURCES[nlp]
+
+
+def _array(ids: frozenset[int]) -> numpy.ndarray:
+    return numpy.array(sorted(ids), dtype="uint64")
 
 
 def _forms(nlp: Language, lemmas: Iterable[str]) -> frozenset[int]:

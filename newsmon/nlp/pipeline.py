@@ -3,7 +3,8 @@
 The loaded pipeline runs only what entity mentions need: a paragraph splitter, the
 sentence recogniser, the watch-list entity ruler and the statistical NER. The tagger,
 parser and lemmatizer stay loaded but disabled; the event extractor runs them on the few
-sentences that contain an event trigger (see ``newsmon.nlp.events``).
+sentences that contain an event trigger (see ``newsmon.nlp.events``). The model's layers
+multiply matrices through numpy (see ``newsmon.nlp.ops``).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
+from thinc.api import get_current_ops, set_current_ops
 
 from newsmon.config import NlpSettings
 from newsmon.errors import NewsmonError
+from newsmon.nlp.ops import MatmulOps, use_one_blas_thread
 from newsmon.records import WatchEntity
 
 RULER = "newsmon_watchlist"
@@ -51,6 +54,9 @@ def default_processes(nlp: Language) -> int:
 
 
 def _load_model(name: str) -> Language:
+    use_one_blas_thread()
+    previous = get_current_ops()
+    set_current_ops(MatmulOps())  # the models built while loading take these ops
     try:
         nlp = spacy.load(name)
     except OSError as exc:
@@ -60,6 +66,8 @@ def _load_model(name: str) -> Language:
         raise NewsmonError(
             f"spaCy model {name!r} is not installed (nlp.model): install it with '{how}' "
             "or pick an installed model") from None
+    finally:
+        set_current_ops(previous)
     if "ner" not in nlp.pipe_names:
         raise NewsmonError(f"spaCy model {name!r} has no 'ner' component (nlp.model)")
     _enable_mention_pipes(nlp)
