@@ -261,14 +261,14 @@ class Repository:
                              "text": m.text, "label": m.label, "start": m.start, "end": m.end,
                              "sentence": m.sentence} for m in analysis.mentions]
             known = set(conn.execute(select(MentionRow.entity_id).where(MentionRow.article_id == article_id)).scalars())
-            added: list[int] = []
-            for i in range(0, len(mention_rows), 500):
-                added += conn.execute(self._insert(MentionRow).values(mention_rows[i:i + 500])
-                                      .on_conflict_do_nothing().returning(MentionRow.entity_id)).scalars()
+            # executemany with one cached statement each (multi-row VALUES recompile on every call)
+            added: list[int] = list(conn.execute(
+                self._insert(MentionRow).on_conflict_do_nothing().returning(MentionRow.entity_id),
+                mention_rows).scalars()) if mention_rows else []
             self._count_entity_days(conn, article_id, added, known)
             event_rows = [_event_values(article_id, e) for e in analysis.events]
             if event_rows:
-                conn.execute(self._insert(EventRow).values(event_rows).on_conflict_do_nothing())
+                conn.execute(self._insert(EventRow).on_conflict_do_nothing(), event_rows)
             conn.execute(update(ArticleRow).where(ArticleRow.id == article_id)
                          .values(status=ArticleStatus.ANALYSED.value, status_reason=None))
 
@@ -281,10 +281,11 @@ class Repository:
         day = when.astimezone(timezone.utc).date()
         counts = Counter(added)
         rows: list[dict[str, Any]] = [{"entity_id": e, "day": day, "mentions": n, "articles": int(e not in known)} for e, n in counts.items()]
-        stmt = self._insert(EntityDay).values(sorted(rows, key=lambda r: r["entity_id"]))  # one lock order
+        stmt = self._insert(EntityDay)
         conn.execute(stmt.on_conflict_do_update(index_elements=["entity_id", "day"], set_={
             "mentions": EntityDay.mentions + stmt.excluded.mentions,
-            "articles": EntityDay.articles + stmt.excluded.articles}))
+            "articles": EntityDay.articles + stmt.excluded.articles}),
+            sorted(rows, key=lambda r: r["entity_id"]))  # one lock order between concurrent writers
 
     def rebuild_entity_days(self) -> None:
         """Recount entity_days from the stored mentions (after a bulk load that bypassed save_analysis)."""
@@ -306,7 +307,7 @@ class Repository:
                                     "watched": m.watched, "external_id": None})
         if not wanted:
             return {}
-        conn.execute(self._insert(EntityRow).values(list(wanted.values())).on_conflict_do_nothing())
+        conn.execute(self._insert(EntityRow).on_conflict_do_nothing(), sorted(wanted.values(), key=lambda r: r["key"]))
         rows = conn.execute(select(EntityRow.key, EntityRow.id).where(EntityRow.key.in_(list(wanted))))
         return {k: i for k, i in rows}
 
