@@ -96,7 +96,8 @@ def _article_rows(rng: random.Random, article_id: int, rows: dict[Any, list[dict
             "legal_basis": None, "sentence": named, "start": at, "end": at + len(named), "confidence": 0.5})
 
 
-def make_rules(count: int, seed: int = 11) -> list[Rule]:
+def make_rules(count: int, seed: int = 11, only: int | None = None) -> list[Rule]:
+    """`count` rules cycling through the five kinds below (or all of kind `only`)."""
     rng = random.Random(seed)
     kinds = [
         lambda i: {"entities": {"any": [rng.choice(NAMES)]}, "events": [rng.choice(list(EventType)).value]},
@@ -105,7 +106,21 @@ def make_rules(count: int, seed: int = 11) -> list[Rule]:
         lambda i: {"entities": {"all": rng.sample(NAMES, 2)}},
         lambda i: {"events": [rng.choice(list(EventType)).value], "query": f"{rng.choice(RARE)} NOT {rng.choice(WORDS)}"},
     ]
-    return [Rule(name=f"r{i}", **kinds[i % len(kinds)](i)) for i in range(count)]
+    return [Rule(name=f"r{i}", **kinds[i % len(kinds) if only is None else only](i)) for i in range(count)]
+
+
+def bench_scaling(articles: list[Article], analyses: dict[int, Analysis]) -> None:
+    """1 against 1,000 rules of one kind: what the rule index makes of the rule count alone."""
+    print(f"\nper kind: 1 rule against 1,000 rules of the same kind (CPU us/article, best of {PASSES} passes)")
+    for kind, label in [(0, "entity+event"), (1, "'w AND (w OR w)'"), (3, "two entities (all)")]:
+        rules = [compile_rule(r, NAMES) for r in make_rules(1000, seed=13 + kind, only=kind)]
+        one, many = RuleIndex.build(rules[:1]), RuleIndex.build(rules)
+        best = [float("inf"), float("inf")]
+        for _ in range(PASSES):
+            for i, index in enumerate((one, many)):
+                run: Run = lambda a, an, ix=index: ix.evaluate(a, an, explain=False)
+                best[i] = min(best[i], per_article(articles, analyses, run)[0])
+        print(f"  {label:<22} 1 rule {best[0]:7.1f}   1,000 rules {best[1]:7.1f}   ratio {best[1] / best[0]:5.2f}x")
 
 
 Run = Callable[[Article, Analysis], list[tuple[CompiledRule, list[MatchReason]]]]
@@ -194,6 +209,7 @@ def main() -> None:
     gc.freeze()  # the preloaded articles stay out of the cyclic GC's walks: the alert stage holds 200
     rules = [compile_rule(r, NAMES) for r in make_rules(1000)]
     found = bench_evaluation(articles, analyses, rules)
+    bench_scaling(articles, analyses)
     chosen = [("entity+event rule", busiest(rules, found, lambda r: bool(r.events and r.any))),
               ("full-text query rule", busiest(rules, found, lambda r: r.query is not None and not r.events)),
               ("spike rule", compile_rule(Rule(name="surge", spike={"entities": "watchlist", "window": "24h",

@@ -114,3 +114,27 @@ def test_broad_bare_query_ranks_only_its_newest_matches(repo: Repository) -> Non
     dated = search_page(repo, SearchFilter(query=query, per_story=False, rank_window=3,
                                            since=NOW - timedelta(days=3650)))
     assert not dated.truncated and dated.hits[0].title == "Roskomnadzor fines Google"
+
+
+def test_entity_search_by_date_is_the_same_whichever_way_it_is_read(repo: Repository) -> None:
+    from newsmon.storage.search import _entity_ids, _mentioning
+
+    frequent, rare = [], []
+    for n in range(1, 41):
+        saved = repo.save_article(make_article(n, text=f"Article {n} about Telegram and the weather." * 3,
+                                               published_at=NOW - timedelta(hours=n * 7 % 41)))
+        mentions = [Mention("Telegram", "ORG", 11 + len(str(n)), 19 + len(str(n)), "s", "Telegram", False)] if n % 4 else []
+        if n % 13 == 0:
+            mentions.append(Mention("Durov", "PERSON", 0, 5, "s", "Pavel Durov", False))
+            rare.append(saved.article_id)
+        if n % 4:
+            frequent.append(saved.article_id)
+        repo.save_analysis(saved.article_id, Analysis(mentions))
+    with repo.engine.connect() as conn:  # 30 of 40 articles: walked newest first; 3 of 40: read from mentions
+        assert "EXISTS" in str(_mentioning(conn, _entity_ids(conn, "Telegram"), 2))
+        assert "EXISTS" not in str(_mentioning(conn, _entity_ids(conn, "Pavel Durov"), 2))
+    by_date = sorted(frequent, key=lambda i: (repo.get_article(i).published_at, i), reverse=True)  # type: ignore[union-attr]
+    by_date_rare = sorted(rare, key=lambda i: (repo.get_article(i).published_at, i), reverse=True)  # type: ignore[union-attr]
+    for name, expected in (("Telegram", by_date), ("Pavel Durov", by_date_rare)):
+        hits = search_articles(repo, SearchFilter(entities=[name], sort="date", limit=2, per_story=False))
+        assert [h.article_id for h in hits] == expected[:2], name

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, column, func, literal_column, select, table, text
+from sqlalchemy import Select, bindparam, column, exists, func, literal_column, select, table, text
 
 from newsmon.query import Query, best_sentence, highlight
 from newsmon.records import SearchHit
-from newsmon.storage.models import ArticleRow, EntityRow, EventRow, MentionRow
+from newsmon.storage.models import ArticleRow, EntityDay, EntityRow, EventRow, MentionRow
 from newsmon.storage.repository import Repository
 
 _FTS = table("articles_fts", column("rowid"))
@@ -76,8 +76,10 @@ def _ranked_ids(conn: Any, f: SearchFilter, dialect: str) -> tuple[list[Any], bo
     rank: Any = score
     if f.query is not None:
         stmt, score, rank = _fulltext(stmt, f.query, dialect)
+    by_date = f.sort == "date" or f.query is None
+    fetch = f.limit * 4 if f.per_story else f.limit
     for name in f.entities:
-        stmt = stmt.where(ArticleRow.id.in_(_mentioning(_entity_ids(conn, name))))
+        stmt = stmt.where(_mentioning(conn, _entity_ids(conn, name), fetch if by_date else None))
     if f.types:
         stmt = stmt.where(ArticleRow.id.in_(
             select(MentionRow.article_id).where(MentionRow.label.in_([t.upper() for t in f.types]))))
@@ -92,8 +94,7 @@ def _ranked_ids(conn: Any, f: SearchFilter, dialect: str) -> tuple[list[Any], bo
         stmt = stmt.where(when >= f.since)
     if f.until:
         stmt = stmt.where(when < f.until)
-    order: list[Any] = [when.desc(), ArticleRow.id.desc()] if f.sort == "date" or f.query is None else [rank, when.desc()]
-    fetch = f.limit * 4 if f.per_story else f.limit
+    order: list[Any] = [when.desc(), ArticleRow.id.desc()] if by_date else [rank, when.desc()]
     windowed = f.query is not None and f.sort != "date" and _only_query(f)
     floor = _window_floor(conn, f.query, dialect, f.rank_window) if windowed else None
     if floor is not None:
@@ -163,12 +164,23 @@ def _entity_ids(conn: Any, name: str) -> list[int]:
     return list(conn.execute(select(EntityRow.id).where(func.lower(EntityRow.name) == name.casefold())).scalars())
 
 
-def _mentioning(entity_ids: list[int]) -> Select[Any]:
-    """Articles mentioning any of these entities. The ids are inlined (integers from the database,
-    not user text) so that PostgreSQL plans with this entity's own frequency: a much-mentioned
-    entity is then read newest article first instead of joining every one of its mentions."""
+def _mentioning(conn: Any, entity_ids: list[int], newest: int | None) -> Any:
+    """The condition "the article mentions one of these entities".
+
+    For the `newest` hits by date of an entity in many articles, walking articles newest first
+    (ix_articles_when) and probing each one's mentions stops after about newest / share rows;
+    reading all n of its mentions and sorting them costs n. The walk wins when
+    n > sqrt(newest * articles), n taken from entity_days. The ids are inlined (integers from the
+    database, not user text) so that PostgreSQL plans with this entity's own frequency.
+    """
     ids: Any = bindparam("entity_ids", entity_ids or [-1], expanding=True, literal_execute=True)
-    return select(MentionRow.article_id).where(MentionRow.entity_id.in_(ids))
+    if newest is not None and entity_ids:
+        mentioned = conn.execute(select(func.coalesce(func.sum(EntityDay.articles), 0))
+                                 .where(EntityDay.entity_id.in_(entity_ids))).scalar_one()
+        stored = conn.execute(select(func.coalesce(func.max(ArticleRow.id), 0))).scalar_one()
+        if mentioned * mentioned > newest * stored:
+            return exists().where(MentionRow.article_id == ArticleRow.id, MentionRow.entity_id.in_(ids))
+    return ArticleRow.id.in_(select(MentionRow.article_id).where(MentionRow.entity_id.in_(ids)))
 
 
 def _fulltext(stmt: Select[Any], query: Query, dialect: str) -> tuple[Select[Any], Any, Any]:
