@@ -37,14 +37,16 @@ def entity_window_counts(since: datetime | None, until: datetime | None, wanted:
         days = days.where(EntityDay.day < last) if last is not None else days
         parts.append(days.where(EntityDay.entity_id.in_(wanted)) if wanted is not None else days)
     for start, end in partial_days(since, until, whole):
-        raw = (select(MentionRow.entity_id.label("entity_id"), func.count(MentionRow.id).label("mentions"),
-                      func.count(distinct(MentionRow.article_id)).label("articles"))
-               .where(MentionRow.article_id.in_(articles_dated(start, end))).group_by(MentionRow.entity_id))
-        parts.append(raw.where(MentionRow.entity_id.in_(wanted)) if wanted is not None else raw)
+        # every entity of the partial day's articles, `wanted` applied after: with the entity
+        # condition inside, SQLite reads a frequent entity's every mention, article dates after
+        parts.append(select(MentionRow.entity_id.label("entity_id"), func.count(MentionRow.id).label("mentions"),
+                            func.count(distinct(MentionRow.article_id)).label("articles"))
+                     .where(MentionRow.article_id.in_(articles_dated(start, end))).group_by(MentionRow.entity_id))
     both = union_all(*parts).subquery("parts") if len(parts) > 1 else parts[0].subquery("parts")
     # sums of bigint counts are numeric on PostgreSQL: back to integers
-    return (select(both.c.entity_id, cast(func.sum(both.c.mentions), Integer).label("mentions"),
+    stmt = (select(both.c.entity_id, cast(func.sum(both.c.mentions), Integer).label("mentions"),
                    cast(func.sum(both.c.articles), Integer).label("articles")).group_by(both.c.entity_id))
+    return stmt.where(both.c.entity_id.in_(wanted)) if wanted is not None else stmt
 
 
 def articles_dated(since: datetime | None, until: datetime | None) -> Select[Any]:
