@@ -159,8 +159,11 @@ def test_spike_fires_once_per_surge_against_the_entitys_own_baseline(repo: Repos
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"entities": {"any": ["Twitter", "Google"]}, "events": ["FINE"]}, {"entity:twitter", "entity:google"}),
-        ({"entities": {"all": ["Twitter", "Google"]}}, {"entity:google"}),
+        ({"entities": {"any": ["Twitter", "Google"]}, "events": ["FINE"]}, {"pair:twitter|FINE", "pair:google|FINE"}),
+        ({"entities": {"any": ["Twitter"]}}, {"entity:twitter"}),
+        ({"entities": {"all": ["Twitter", "Google"]}, "events": ["FINE", "BAN"]}, {"pair:google|FINE", "pair:google|BAN"}),
+        ({"entities": {"all": ["Twitter", "Google"]}}, {"both:google|twitter"}),
+        ({"entities": {"all": ["Twitter"]}}, {"entity:twitter"}),
         ({"events": ["FINE", "BAN"]}, {"event:FINE", "event:BAN"}),
         ({"query": "twitter AND (fine OR ban)"}, {"word:twitter"}),
         ({"query": '"open an office" OR google'}, {"word:open", "word:google"}),

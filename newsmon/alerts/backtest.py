@@ -105,6 +105,8 @@ def _prefilter(rule: CompiledRule) -> dict[str, list[str] | None]:
     by_kind: dict[str, list[str]] = {}
     for key in keys:
         kind, _, value = key.partition(":")
+        if kind in ("pair", "both"):  # (name, event type) or (name, name): the articles mentioning the first
+            kind, value = "entity", value.partition("|")[0]
         by_kind.setdefault(kind, []).append(value)
     # query words (one of which every match contains) come from the full-text index
     return {"entities": by_kind.get("entity"), "events": by_kind.get("event"),

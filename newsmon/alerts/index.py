@@ -2,6 +2,9 @@
 
 Each rule gets a set of *keys*, at least one of which every article it fires on must have:
 
+- ``pair:<name>|<TYPE>`` (a name from ``entities.any``, or one of ``entities.all``, with one of
+  ``events``: the article must have both)
+- ``both:<name>|<name>`` (two of ``entities.all``, the first two in sorted order)
 - ``entity:<name>`` (a watch-list name from ``entities.any``, or one of ``entities.all``)
 - ``event:<TYPE>`` (one of ``events``)
 - ``type:<LABEL>`` (one of ``entities.types``, when no names are given)
@@ -63,6 +66,12 @@ class RuleIndex:
         tables, analysis = self.by_kind, prepared.analysis
         found = set(self.always)
         self._look_up(found, "entity", prepared.watched)
+        if "both" in tables and len(prepared.watched) > 1:
+            names = sorted(prepared.watched)
+            self._look_up(found, "both", {f"{a}|{b}" for i, a in enumerate(names) for b in names[i + 1:]})
+        if "pair" in tables and analysis.events:
+            events = {e.type.value for e in analysis.events}
+            self._look_up(found, "pair", {f"{name}|{event}" for name in prepared.watched for event in events})
         if "event" in tables:
             self._look_up(found, "event", {e.type.value for e in analysis.events})
         if "type" in tables:
@@ -112,11 +121,18 @@ class RuleIndex:
 def rule_keys(rule: CompiledRule) -> tuple[set[str] | None, list[str]]:
     """(keys, prefixes): the rule fires only on articles with one of them; None if none is needed.
 
-    The most selective condition kind is chosen: names, then query words (there are many words
-    and few event types), then events, then query prefixes, then entity types, then sources.
+    The most selective condition kind is chosen: names with event types, names (two at once for
+    ``all``), then query words (there are many words and few event types), then events, then
+    query prefixes, then entity types, then sources.
     """
+    names = rule.any or ({min(rule.all)} if rule.all else set())
+    if names and rule.events:  # both needed: the pairs are far fewer than either alone
+        return {f"pair:{name}|{event.value}" for name in names for event in rule.events}, []
     if rule.any:
         return {"entity:" + name for name in rule.any}, []
+    if len(rule.all) > 1:
+        first, second = sorted(rule.all)[:2]
+        return {f"both:{first}|{second}"}, []
     if rule.all:
         return {"entity:" + min(rule.all)}, []
     if rule.query is not None and (needed := _query_keys(rule.query)) is not None and not needed[1]:
