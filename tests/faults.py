@@ -212,12 +212,13 @@ class _Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         conn: socket.socket = self.request
         conn.settimeout(STOP_AFTER)
+        accepted = time.monotonic()  # as close to the client's connect as this side can tell
         try:
             request = _read_head(conn)
             if request is None:
                 return
             path, headers = request
-            self.server.state.log.append((path, time.monotonic()))
+            self.server.state.log.append((path, accepted))
             fault = self.server.state.routes.get(path.split("?", 1)[0], status(404, b"not found"))
             fault(Exchange(conn, path, headers, self.server.stop))
         except OSError:

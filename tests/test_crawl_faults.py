@@ -193,9 +193,11 @@ def test_nothing_half_stored(fault_crawl: FaultCrawl) -> None:
 def test_failures_end_within_the_timeout(fault_crawl: FaultCrawl) -> None:
     """A hanging server is dropped after DOWNLOAD_TIMEOUT (the server would hang for 60 s)."""
     first, second = fault_crawl.server.times("/fault/hang")
-    # the retry follows the first attempt's timeout, far sooner than the server's 60 s hang (the upper
-    # bound is loose on purpose: a loaded machine must not fail it)
-    assert TIMEOUT - 0.1 <= second - first < 10 * TIMEOUT
+    # the retry follows the first attempt's timeout, far sooner than the server's 60 s hang. Both
+    # bounds are loose on purpose: the client's clock starts at its connect, the server's when its
+    # handler thread runs, which a CPU-busy moment (workers starting) delayed by a second once;
+    # that the attempts end by timing out is asserted from the recorded error (test above)
+    assert TIMEOUT / 2 <= second - first < 10 * TIMEOUT
 
 
 def test_retry_after_is_honoured(fault_crawl: FaultCrawl) -> None:
