@@ -19,12 +19,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from newsmon.records import EventType
-from newsmon.storage.models import ArticleRow, EntityDay, EntityRow, EventRow, MentionRow, Story
+from newsmon.storage.models import ArticleRow, EntityDay, EntityRow, EventRow, MentionRow, Story, article_date
 from newsmon.storage.repository import Repository
 from newsmon.storage.rollup import entity_window_counts, partial_days, whole_days
 
-# the article's date, exactly as indexed by ix_articles_when (and used by search)
-ARTICLE_DATE = func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at)
+ARTICLE_DATE = article_date()  # exactly as indexed by ix_articles_when (and used by search)
 
 
 class utc_day(FunctionElement[str]):

@@ -51,6 +51,18 @@ def write_config(tmp_path: Path, sources: list[dict[str, Any]], database: str | 
 
 
 # -- fixture pages ------------------------------------------------------------------------------
+def stored_titles(db_url: str) -> list[str]:
+    """Sorted titles of the articles a crawl stored (status fetched)."""
+    from newsmon.records import ArticleStatus
+    from newsmon.storage.repository import open_repository
+
+    repo = open_repository(db_url)
+    try:
+        return sorted(a.title or "" for a in repo.articles_by_status(ArticleStatus.FETCHED))
+    finally:
+        repo.close()
+
+
 def article_html(title: str) -> str:
     """A plain news article with enough distinct text for extraction to accept it."""
     words = title.split()

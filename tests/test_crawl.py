@@ -13,10 +13,9 @@ import pytest
 
 from newsmon.crawlers import CrawlReport, SourceReport, crawl
 from newsmon.demo.server import LocalSite, serve_directory
-from newsmon.records import ArticleStatus
-from newsmon.storage.repository import Repository, open_repository
+from newsmon.storage.repository import open_repository
 from tests.sites import (BILLION_LAUGHS, DEMO_SITE, DEMO_TITLES, EXTERNAL_ENTITY, REPO_ROOT, Route,
-                   article_html, feed_source, make_site, rss, serve_routes, write_config)
+                   article_html, feed_source, make_site, rss, serve_routes, stored_titles, write_config)
 
 GOOD_TITLE = "Harbour Authority Opens New Ferry Terminal"
 
@@ -44,18 +43,6 @@ def db_url(seeded_db: Path, tmp_path: Path) -> str:
         if Path(f"{seeded_db}{suffix}").exists():
             shutil.copy(f"{seeded_db}{suffix}", tmp_path / f"seeded.db{suffix}")
     return f"sqlite:///{tmp_path / 'seeded.db'}"
-
-
-def stored_titles(db_url: str) -> list[str]:
-    repo = open_repository(db_url)
-    try:
-        return sorted(a.title or "" for a in repo.articles_by_status(ArticleStatus.FETCHED))
-    finally:
-        repo.close()
-
-
-def with_repo(db_url: str) -> Repository:
-    return open_repository(db_url)
 
 
 def only(report: CrawlReport) -> SourceReport:
@@ -156,7 +143,7 @@ def test_malformed_feed_is_a_source_failure(tmp_path: Path, db_url: str) -> None
     report, server = crawl_site(tmp_path, db_url, {"feed.xml": broken})
     assert not report.ok and report.stored == 0
     assert_one_line(report.error, "feed is cut off", "not well-formed")
-    state = with_repo(db_url).get_source_state("bad")
+    state = open_repository(db_url).get_source_state("bad")
     assert (state.failures, state.last_error, state.etag) == (1, report.error, None)
     assert server.count("/articles/") == 0
     assert stored_titles(db_url) == DEMO_TITLES
@@ -216,7 +203,7 @@ def test_private_address_is_refused_without_allow_private(tmp_path: Path, db_url
     assert not report.ok
     assert_one_line(report.error, "refused", "loopback address 127.0.0.1", "allow_private")
     assert demo_site.requests == []  # not even robots.txt
-    assert with_repo(db_url).get_source_state("outside").failures == 1
+    assert open_repository(db_url).get_source_state("outside").failures == 1
     assert stored_titles(db_url) == DEMO_TITLES
 
 

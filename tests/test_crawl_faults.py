@@ -43,7 +43,7 @@ from tests.faults import (
     status,
     truncated,
 )
-from tests.sites import BILLION_LAUGHS, REPO_ROOT, article_html, rss
+from tests.sites import BILLION_LAUGHS, REPO_ROOT, article_html, rss, stored_titles
 
 MAX_BYTES = 1_000_000
 TIMEOUT = 2
@@ -178,9 +178,9 @@ def test_fault_is_handled_and_the_crawl_goes_on(fault_crawl: FaultCrawl, name: s
 
 def test_nothing_half_stored(fault_crawl: FaultCrawl) -> None:
     """Exactly the good articles and the faulty pages that healed or were readable are stored."""
+    titles = stored_titles(fault_crawl.db_url)
     repo = open_repository(fault_crawl.db_url)
     try:
-        titles = sorted(a.title or "" for a in repo.articles_by_status(ArticleStatus.FETCHED))
         stored_faults = repo.known_urls([f"{fault_crawl.server.base_url}/fault/{n}" for n in CASES])
     finally:
         repo.close()

@@ -6,10 +6,8 @@ from pathlib import Path
 
 from newsmon.crawlers import crawl
 from newsmon.demo.server import serve_directory
-from newsmon.records import ArticleStatus
-from newsmon.storage.repository import open_repository
 from tests.sites import (DEMO_SITE, DEMO_TITLES, article_html, feed_source, listing_html, make_site, source_of,
-                         urlset, write_config)
+                         stored_titles, urlset, write_config)
 
 STORED = {"home-story": "Harbour Authority Opens New Ferry Terminal",
           "news-1": "City Council Approves Budget for Libraries",
@@ -42,14 +40,6 @@ def site_files() -> dict[str, str | bytes]:
     return files
 
 
-def titles(db: str) -> list[str]:
-    repo = open_repository(db)
-    try:
-        return sorted(a.title or "" for a in repo.articles_by_status(ArticleStatus.FETCHED))
-    finally:
-        repo.close()
-
-
 def fetched(requests: list[tuple[str, str, int]]) -> list[str]:
     return sorted(path for _, path, _ in requests if path != "/robots.txt")
 
@@ -74,7 +64,7 @@ def test_site_crawl_stores_only_articles_within_depth_and_patterns(tmp_path: Pat
         second = crawl(str(config), None).sources[0]
     assert (second.ok, second.stored, second.new_links) == (True, 1, 1), second
     assert [p for p in fetched(server.requests) if p.startswith("/articles/")] == ["/articles/news-3.html"]
-    assert titles(f"sqlite:///{tmp_path / 'newsmon.db'}") == sorted(
+    assert stored_titles(f"sqlite:///{tmp_path / 'newsmon.db'}") == sorted(
         [*STORED.values(), "Port Workers Agree New Pay Deal After Talks"])
 
 
@@ -102,5 +92,5 @@ def test_one_run_crawls_every_kind_of_source(tmp_path: Path) -> None:
     summary = {s.name: (s.kind, s.ok, s.stored + s.duplicates) for s in report.sources}
     assert summary == {"demo": ("feed", True, 5), "paper-map": ("sitemap", True, 1), "paper-site": ("site", True, 2)}
     assert report.ok and report.stored == 7, report  # news-2 is found by both paper sources
-    assert titles(f"sqlite:///{tmp_path / 'newsmon.db'}") == sorted(
+    assert stored_titles(f"sqlite:///{tmp_path / 'newsmon.db'}") == sorted(
         [*DEMO_TITLES, STORED["news-1"], STORED["news-2"]])

@@ -95,8 +95,13 @@ class ArticleRow(Base):
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)  # near-duplicate signature
 
 
-# an article's date for windows and ordering (search, explore): published, else fetched
-Index("ix_articles_when", func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at))
+def article_date() -> Any:
+    """An article's date for windows and ordering (search, explore, alerts): published, else
+    fetched; ix_articles_when indexes exactly this expression."""
+    return func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at)
+
+
+Index("ix_articles_when", article_date())
 
 
 class ArticleUrl(Base):

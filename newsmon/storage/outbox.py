@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from newsmon.records import Analysis, Article, ArticleStatus, Match, Notification, NotificationStatus
 from newsmon.storage.models import (AlertItem, ArticleRow, EntityRow, EventRow, MatchRow, MentionRow,
-                                    NotificationRow, SpikeRow)
+                                    NotificationRow, SpikeRow, article_date)
 from newsmon.storage.rollup import entity_window_counts
 from newsmon.storage.repository import Repository, article_from_row, article_select, event_from_row, reason_dict
 
@@ -191,10 +191,6 @@ def count_held_items(repo: Repository) -> int:
 
 
 # -- spikes -------------------------------------------------------------------------------------
-def _when() -> Any:
-    return func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at)
-
-
 def entity_article_counts(repo: Repository, start: datetime, end: datetime,
                           names: Sequence[str] | None = None) -> dict[str, int]:
     """Watch-list entity name -> distinct articles mentioning it dated in [start, end) (whole days
@@ -214,8 +210,8 @@ def articles_mentioning(repo: Repository, entity: str, start: datetime, end: dat
     """The latest articles mentioning a watch-list entity in [start, end)."""
     ids = (select(MentionRow.article_id).join(EntityRow, EntityRow.id == MentionRow.entity_id)
            .where(EntityRow.watched.is_(True), func.lower(EntityRow.name) == entity.lower()))
-    stmt = (article_select().where(ArticleRow.id.in_(ids), _when() >= start, _when() < end)
-            .order_by(_when().desc()).limit(limit))
+    stmt = (article_select().where(ArticleRow.id.in_(ids), article_date() >= start, article_date() < end)
+            .order_by(article_date().desc()).limit(limit))
     with repo.engine.connect() as conn:
         return [article_from_row(r) for r in conn.execute(stmt).mappings()]
 
@@ -283,13 +279,13 @@ def candidate_article_ids(repo: Repository, since: datetime, until: datetime | N
     if sources is not None:
         conditions.append(ArticleRow.source.in_(list(sources)))
     stmt = select(ArticleRow.id).where(
-        _when() >= since, ArticleRow.status.in_([ArticleStatus.ANALYSED.value, ArticleStatus.ALERTED.value]))
+        article_date() >= since, ArticleRow.status.in_([ArticleStatus.ANALYSED.value, ArticleStatus.ALERTED.value]))
     if until is not None:
-        stmt = stmt.where(_when() < until)
+        stmt = stmt.where(article_date() < until)
     if conditions:
         stmt = stmt.where(or_(*conditions) if len(conditions) > 1 else and_(conditions[0]))
     with repo.engine.connect() as conn:
-        return [i for (i,) in conn.execute(stmt.order_by(_when(), ArticleRow.id))]
+        return [i for (i,) in conn.execute(stmt.order_by(article_date(), ArticleRow.id))]
 
 
 def _with_words(dialect: str, words: list[str], prefixes: list[str]) -> Any:

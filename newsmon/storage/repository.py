@@ -25,7 +25,7 @@ from newsmon.storage import migrate
 from newsmon.storage.engine import check_connection, create_db_engine
 from newsmon.dedupe import NEAR_DUPLICATE_THRESHOLD, band_keys, similarity
 from newsmon.storage.models import (ArticleBand, ArticleRow, ArticleUrl, EntityDay, EntityRow, EventRow, MatchRow, MentionRow,
-                                    NotificationRow, SourceState as SourceStateRow, Story)
+                                    NotificationRow, SourceState as SourceStateRow, Story, article_date)
 from newsmon.errors import DatabaseError
 
 
@@ -276,8 +276,7 @@ class Repository:
         """Add an article's newly stored mentions to entity_days (an article counts once per entity)."""
         if not added:
             return
-        when = conn.execute(select(func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at))
-                            .where(ArticleRow.id == article_id)).scalar_one()
+        when = conn.execute(select(article_date()).where(ArticleRow.id == article_id)).scalar_one()
         day = when.astimezone(timezone.utc).date()
         counts = Counter(added)
         rows: list[dict[str, Any]] = [{"entity_id": e, "day": day, "mentions": n, "articles": int(e not in known)} for e, n in counts.items()]

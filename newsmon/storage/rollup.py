@@ -14,14 +14,9 @@ from typing import Any
 
 from sqlalchemy import Integer, Select, cast, distinct, func, select, union_all
 
-from newsmon.storage.models import ArticleRow, EntityDay, MentionRow
+from newsmon.storage.models import ArticleRow, EntityDay, MentionRow, article_date
 
 Window = tuple[datetime | None, datetime | None]  # half-open [since, until); None: unbounded
-
-
-def article_date() -> Any:
-    """An article's date as indexed by ix_articles_when: published, else fetched."""
-    return func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at)
 
 
 def entity_window_counts(since: datetime | None, until: datetime | None, wanted: Any = None) -> Select[Any]:

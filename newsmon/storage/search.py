@@ -17,7 +17,7 @@ from sqlalchemy import Select, bindparam, column, exists, func, literal_column, 
 
 from newsmon.query import Query, best_sentence, highlight
 from newsmon.records import SearchHit
-from newsmon.storage.models import ArticleRow, EntityDay, EntityRow, EventRow, MentionRow
+from newsmon.storage.models import ArticleRow, EntityDay, EntityRow, EventRow, MentionRow, article_date
 from newsmon.storage.repository import Repository
 
 _FTS = table("articles_fts", column("rowid"))
@@ -70,7 +70,7 @@ def _ranked_ids(conn: Any, f: SearchFilter, dialect: str) -> tuple[list[Any], bo
     """(article id, score) of the best hits, over-fetched when hits collapse per story; and
     whether the rank window applied. Ids first, rows later: sorting whole rows (with their text)
     of every match is what made large result sets slow."""
-    when = func.coalesce(ArticleRow.published_at, ArticleRow.fetched_at)
+    when = article_date()
     stmt: Select[Any] = select(ArticleRow.id)
     score: Any = literal_column("0")
     rank: Any = score
@@ -95,7 +95,7 @@ def _ranked_ids(conn: Any, f: SearchFilter, dialect: str) -> tuple[list[Any], bo
     if f.until:
         stmt = stmt.where(when < f.until)
     order: list[Any] = [when.desc(), ArticleRow.id.desc()] if by_date else [rank, when.desc()]
-    windowed = f.query is not None and f.sort != "date" and _only_query(f)
+    windowed = not by_date and _only_query(f)  # ranked by relevance: a query is given
     floor = _window_floor(conn, f.query, dialect, f.rank_window) if windowed else None
     if floor is not None:
         stmt = stmt.where(ArticleRow.id >= floor)
