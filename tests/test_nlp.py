@@ -256,7 +256,7 @@ def test_story_has_no_noise_events(story: Analysis) -> None:
     ("Google was fined $1.2 million by the Moscow court.",
      (EventType.FINE, "Moscow court", "Google", 1_200_000.0, "USD")),
     ("The regulator did not block Telegram.", None),
-    ("Hackers leaked customer data from Acme Corp last year.", (EventType.DATA_BREACH, "Hackers", "customer data", None, None)),
+    ("Hackers leaked customer data from Acme Corp last year.", (EventType.DATA_BREACH, "Hackers", "Acme Corp", None, None)),
     ("Microsoft patched a critical vulnerability in Exchange.",
      (EventType.PATCH, "Microsoft", "critical vulnerability", None, None)),
     ("The weather was fine and the children were happy.", None),
@@ -265,6 +265,29 @@ def test_small_events(nlp: spacy.language.Language, text: str, expected: tuple |
     events = analyze_text(nlp, text, PUBLISHED).events
     first = (events[0].type, events[0].actor, events[0].target, events[0].amount, events[0].currency) if events else None
     assert first == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    # the victim is the target of a breach or ransomware event, whichever way the sentence puts it
+    ("Radisson Hotel Group has confirmed that it has suffered a data breach.", (None, "Radisson Hotel Group")),
+    ("The Equifax data breach exposed the records of 143 million people.", (None, "Equifax")),
+    ("Criminals accessed the personal data of 9.4 million passengers of Cathay Pacific.",
+     ("Criminals", "Cathay Pacific")),
+    ("The Colorado Department of Transportation was hit by a ransomware attack on Wednesday.",
+     (None, "Colorado Department of Transportation")),
+    ("Officials said a ransomware attack on the city of Atlanta encrypted its servers.", (None, "city of Atlanta")),
+    ("Hancock Health paid a $55,000 ransom to the hackers.", (None, "Hancock Health")),
+    ("Hackers demanded a ransom from the county.", ("Hackers", "county")),
+    # the malware's name is no victim, nor is a date, nor a place it is sold
+    ("The WannaCry ransomware encrypted files at Telefonica.", (None, "Telefonica")),
+    ("The Philadelphia ransomware is sold on the dark web for $389.", (None, None)),
+    ("Hackers stole patient records on Thursday.", ("Hackers", None)),
+])
+def test_incident_victim_is_the_target(nlp: spacy.language.Language, text: str, expected: tuple) -> None:
+    events = [e for e in analyze_text(nlp, text, PUBLISHED).events
+              if e.type in (EventType.DATA_BREACH, EventType.RANSOMWARE)]
+    assert events, text
+    assert (events[0].actor, events[0].target) == expected
 
 
 def test_trigger_lexicon_covers_event_types() -> None:

@@ -121,7 +121,8 @@ TRIGGERS: tuple[Trigger, ...] = (
 _CAPABILITIES = frozenset({"may", "might", "could", "can", "would", "allow", "enable", "let", "permit", "help",
                            "vulnerable", "attempt", "try", "design", "aim", "intend", "goal", "able"})
 _HEDGES = frozenset({"may", "might", "could", "would", "threaten", "consider", "plan", "propose", "seek", "want"})
-_UNDERGOERS = frozenset({"face", "pay", "receive", "get", "risk", "incur"})  # "Google faces a fine"
+_UNDERGOERS = frozenset({"face", "pay", "receive", "get", "risk", "incur",  # "Google faces a fine"
+                         "suffer", "experience", "sustain"})  # "Radisson suffered a data breach"
 _BASIS_HEADS = frozenset({"law", "act", "code", "decree", "regulation", "directive"})
 _BREACHABLE_RULES = frozenset({*_BASIS_HEADS, "contract", "agreement", "duty", "obligation", "rule", "trust",
                                "peace", "condition", "term", "covenant", "promise", "etiquette"})
@@ -135,6 +136,43 @@ _MODIFIER_TYPES = frozenset({T.DATA_BREACH, T.RANSOMWARE, T.PHISHING, T.VULNERAB
 _CAPABILITY_TYPES = frozenset({T.DATA_BREACH, T.RANSOMWARE})
 _SECOND_PERSON = frozenset({"you", "your", "yours", "yourself"})
 _AMOUNT_TYPES = frozenset({T.FINE, T.COURT_ACTION, T.DATA_BREACH, T.RANSOMWARE})
+# incidents whose target is the victim: the organisation breached, the network held to ransom
+_INCIDENT_TYPES = frozenset({T.DATA_BREACH, T.RANSOMWARE})
+# nouns an incident trigger qualifies: "ransomware attack", "data breach incident"
+_INCIDENT_HEADS = frozenset({"attack", "cyberattack", "incident", "infection", "intrusion", "hack", "breach",
+                             "outbreak", "virus", "demand", "compromise", "leak", "theft", "ransomware", "malware"})
+# "a breach at Equifax", "an attack on the city", "hackers stole data from Acme"
+_VICTIM_PREPS = ("at", "on", "against", "of", "from", "affecting", "targeting", "hitting")
+# what befalls a victim with the incident as subject ("ransomware hit the city") or as the
+# means of a passive ("the county was hit by ransomware", "computers were infected with ...")
+_STRIKE_VERBS = frozenset({"hit", "strike", "affect", "impact", "target", "infect", "cripple", "paralyze",
+                           "paralyse", "disrupt", "lock", "encrypt", "compromise", "breach", "plague", "shut",
+                           "knock", "down", "victimize", "victimise", "hold"})
+# what a victim says or does of its own incident: "Acme disclosed a breach", "the city paid a ransom"
+_OWN_VERBS = frozenset({"suffer", "experience", "sustain", "pay", "confirm", "disclose", "announce", "report",
+                        "notify", "acknowledge", "admit"})
+# who speaks of an incident without having suffered it
+_NOT_VICTIMS = frozenset({"hacker", "attacker", "criminal", "cybercriminal", "thief", "fraudster", "scammer",
+                          "researcher", "expert", "analyst", "official", "police", "investigator", "gang", "group",
+                          "actor", "crook", "extortionist", "operator", "author", "developer"})
+# organisations named by a common noun: "the city was hit", "a breach at the hospital"
+_ORG_NOUNS = frozenset({"company", "firm", "business", "corporation", "retailer", "chain", "bank", "insurer",
+                        "lender", "provider", "operator", "carrier", "airline", "hotel", "hospital", "clinic",
+                        "practice", "lab", "laboratory", "university", "college", "school", "district", "city",
+                        "town", "county", "state", "municipality", "council", "government", "agency", "ministry",
+                        "department", "office", "authority", "organisation", "organization", "institution",
+                        "party", "campaign", "studio", "utility", "store", "restaurant", "charity", "network",
+                        "exchange", "marketplace", "platform", "service", "website", "site", "forum", "startup",
+                        "manufacturer", "maker", "giant", "church", "newspaper"})
+# the malware's own name sits before these words: "the Philadelphia ransomware", "Locky infections"
+_MALWARE_NOUNS = frozenset({"ransomware", "malware", "virus", "trojan", "worm", "variant", "strain", "family",
+                            "infection", "campaign", "kit", "botnet"})
+# things an organisation owns; the victim is their owner: "Cathay's data", "the county's computers"
+_OWNED_NOUNS = frozenset({*_DATA_WIDE, "computer", "server", "device", "machine", "file", "customer", "client",
+                          "patient", "member", "user", "employee", "passenger", "guest", "staff", "operation",
+                          "portal", "infrastructure", "detail"}) - _ORG_NOUNS
+_VICTIM_LABELS = frozenset({"ORG", "GPE", "NORP", "FAC", "PERSON"})
+_NOT_VICTIM_ENTS = frozenset({"DATE", "TIME", "MONEY", "CARDINAL", "PERCENT", "ORDINAL", "QUANTITY"})
 
 
 def extract_events(nlp: Language, sents: list[Span], parsed: list[Span], mentions: list[Mention],
@@ -342,6 +380,9 @@ def _event(trigger: Trigger, token: Token, sent: Span, parsed: Span, mentions: l
            published_at: datetime | None, weight: float = 1.0) -> Event:
     names = _MentionIndex(sent, parsed, mentions)
     actor, target = _roles(trigger, token, names) if parsed.doc.has_annotation("DEP") else _nearest(token, names)
+    if trigger.type in _INCIDENT_TYPES and parsed.doc.has_annotation("DEP"):
+        victim = _incident_victim(token, names)
+        actor, target = (None if actor == victim else actor), victim  # the victim, or nobody named
     at = token.i - parsed.start  # the trigger's position in the sentence
     amount = _amount(sent, at) if trigger.type in _AMOUNT_TYPES else (None, None)
     start, end = _trimmed(sent)
@@ -351,6 +392,146 @@ def _event(trigger: Trigger, token: Token, sent: Span, parsed: Span, mentions: l
         date=_date(sent, at, published_at), legal_basis=_legal_basis(sent, parsed),
         confidence=0.4 if _hedged(token) or weight < 1.0 else 0.7,
     )
+
+
+# -- the victim of an incident ---------------------------------------------------------------
+
+def _incident_victim(token: Token, names: _MentionIndex) -> str | None:
+    """Who a breach or ransomware incident befell, from the words around its trigger.
+
+    A verb trigger's object or passive subject ("hackers breached Acme", "Acme's records were
+    stolen", "stole data from Acme"); a noun trigger's owner ("the Equifax breach", "Acme's data
+    breach"), place ("a breach at Equifax", "an attack on the city"), or the clause it sits in
+    ("the county was hit by ransomware", "Acme suffered a breach", "ransomware crippled the
+    city"). Data and machines stand for their owner; a pronoun or a bare "data" is no victim.
+    """
+    if token.pos_ == "VERB":
+        return _verb_victim(token, names)
+    chain = [token]
+    while chain[-1].dep_ in ("compound", "amod", "nmod") and chain[-1].head.lemma_.lower() in _INCIDENT_HEADS \
+            and chain[-1].head.pos_ in _NOUN and len(chain) < 3:
+        chain.append(chain[-1].head)
+    for node in chain:
+        if node.lemma_.lower() in _MALWARE_NOUNS or node.lower_ in _RANSOM_FAMILIES:
+            continue  # "the Philadelphia ransomware", "WannaCry ransomware": the malware's name
+        for child in node.lefts:
+            if child.dep_ in ("poss", "compound", "nmod") and child not in chain and _is_victim_name(child, names) \
+                    and not _names_malware(child):
+                return names.name(child)
+    for node in chain:
+        victim = _prep_victim(node, names, of=node.lemma_.lower() not in ("ransom", "demand"))
+        if victim is not None:
+            return victim
+    return _clause_victim(chain[-1], names)
+
+
+def _verb_victim(verb: Token, names: _MentionIndex) -> str | None:
+    passive = any(c.dep_ in ("nsubjpass", "auxpass") for c in verb.children)
+    role = next((c for c in verb.children if c.dep_ == ("nsubjpass" if passive else "dobj")), None)
+    victim = _victim_name(role, names, loose=passive) if role is not None else None
+    return victim or _prep_victim(verb, names)
+
+
+def _clause_victim(noun: Token, names: _MentionIndex) -> str | None:
+    agent = noun.dep_ == "pobj" and noun.head.dep_ == "agent"  # "hit by ransomware"
+    verb = noun.head.head if agent else _governing_verb(noun)
+    if verb is None:
+        return None
+    lemma = verb.lemma_.lower()
+    if noun.dep_ == "nsubj" and lemma in _STRIKE_VERBS:  # "ransomware crippled the city('s computers)"
+        obj = next((c for c in verb.children if c.dep_ == "dobj"), None)
+        victim = _victim_name(obj, names) if obj is not None else None
+        return victim or _prep_victim(verb, names)  # "encrypted files at Telefonica"
+    passive = next((c for c in verb.children if c.dep_ == "nsubjpass"), None)
+    if noun.dep_ == "pobj" and passive is not None and lemma in _STRIKE_VERBS | {"target", "attack"}:
+        return _victim_name(passive, names, loose=True)  # "the county was hit by ransomware"
+    if noun.dep_ == "pobj" and lemma == "fall" and noun.head.lower_ == "to":  # "fell victim to"
+        return _subject_victim(verb, names)
+    if noun.dep_ == "dobj" and lemma in _OWN_VERBS:
+        return _subject_victim(verb, names)
+    if noun.dep_ == "dobj":  # "demanded a ransom from the county", "launched an attack on the city"
+        return _prep_victim(verb, names)
+    return None
+
+
+def _subject_victim(verb: Token, names: _MentionIndex) -> str | None:
+    for _ in range(3):  # "Radisson confirmed that it has suffered a breach": up to the named subject
+        subject = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")), None)
+        if subject is not None and subject.pos_ != "PRON":
+            named = _is_victim_name(subject, names)
+            return None if subject.lemma_.lower() in _NOT_VICTIMS and not named else \
+                _victim_name(subject, names, loose=True)
+        if verb.dep_ not in ("ccomp", "xcomp", "conj", "advcl") or verb.head is verb:
+            return None
+        verb = verb.head
+    return None
+
+
+def _prep_victim(token: Token, names: _MentionIndex, of: bool = True) -> str | None:
+    for child in token.children:
+        if child.dep_ == "prep" and child.lower_ in _VICTIM_PREPS and (of or child.lower_ != "of"):
+            pobj = next((c for c in child.children if c.dep_ == "pobj"), None)
+            victim = _victim_name(pobj, names) if pobj is not None else None
+            if victim is not None:
+                return victim
+        elif child.dep_ in ("acl", "relcl") and child.lemma_.lower() in _STRIKE_VERBS:  # "a breach affecting Acme"
+            obj = next((c for c in child.children if c.dep_ == "dobj"), None)
+            if obj is not None and _victim_name(obj, names):
+                return _victim_name(obj, names)
+    return None
+
+
+def _victim_name(token: Token, names: _MentionIndex, depth: int = 0, loose: bool = False) -> str | None:
+    """A named party, an organisation's noun phrase, or the owner of the data or machines named.
+
+    ``loose``: where the clause says the token underwent the incident ("the caucus paid the
+    ransom"), any noun but an attacker's or a bystander's will do.
+    """
+    if token.pos_ == "PRON" or token.i in names.values or _names_malware(token):
+        return None
+    if _is_victim_name(token, names):
+        return _names(token, names)
+    lemma = token.lemma_.lower()
+    if lemma in _ORG_NOUNS:
+        of = next((c for c in token.children if c.dep_ == "prep" and c.lower_ == "of"), None)
+        place = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None
+        if place is not None and _is_victim_name(place, names):  # "the city of Atlanta"
+            return f"{token.text} of {names.name(place)}"
+        return _names(token, names)
+    owner = _owner(token, names, depth)
+    if owner is not None or lemma in _OWNED_NOUNS:
+        return owner
+    if token.pos_ == "PROPN" or (loose and token.pos_ == "NOUN" and lemma not in _NOT_VICTIMS):
+        return _names(token, names)
+    return None
+
+
+def _owner(token: Token, names: _MentionIndex, depth: int) -> str | None:
+    """Whose the thing is: "Cathay's data", "the county computers", "records of patients at Acme"."""
+    for child in token.children:
+        if child.dep_ in ("poss", "compound", "nmod") and not _names_malware(child) and (
+                _is_victim_name(child, names) or child.lemma_.lower() in _ORG_NOUNS):
+            return names.name(child)
+    if token.lemma_.lower() not in _OWNED_NOUNS or depth >= 2:
+        return None
+    for child in token.children:
+        if child.dep_ == "prep" and child.lower_ in ("of", "at", "from"):
+            pobj = next((c for c in child.children if c.dep_ == "pobj"), None)
+            owner = _victim_name(pobj, names, depth + 1) if pobj is not None else None
+            if owner is not None:
+                return owner
+    return None
+
+
+def _names_malware(token: Token) -> bool:
+    """A family name, or a name qualifying malware ("the Locky strain", "Android ransomware")."""
+    return token.lower_ in _RANSOM_FAMILIES or token.lower_ in _MALWARE_NOUNS or (
+        token.dep_ in ("compound", "amod", "nmod") and token.head.lemma_.lower() in _MALWARE_NOUNS)
+
+
+def _is_victim_name(token: Token, names: _MentionIndex) -> bool:
+    mention = names.by_token.get(token.i)
+    return mention is not None and mention.label in _VICTIM_LABELS
 
 
 def _trigger_text(token: Token) -> str:
@@ -366,7 +547,10 @@ class _MentionIndex:
         self.by_token: dict[int, Mention] = {}
         self.ordered: list[tuple[int, Mention]] = []
         by_start = {(m.start, m.end): m for m in mentions if sent.start_char <= m.start < sent.end_char}
+        self.values: set[int] = set()  # dates, times, sums and counts: never a party
         for ent in sent.ents:
+            if ent.label_ in _NOT_VICTIM_ENTS:
+                self.values.update(range(ent.start - offset, ent.end - offset))
             mention = by_start.get((ent.start_char, ent.end_char))
             if mention is not None:
                 self.ordered.append((ent.start - offset, mention))
