@@ -46,6 +46,14 @@ ATOM = b"""<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/
 <entry><title>No link</title><id>urn:1</id><updated>2021-07-01T12:00:00Z</updated></entry>
 <entry><title>Linked</title><id>urn:2</id><link href="https://news.test/2"/><updated>2021-07-01T12:00:00+02:00</updated>
 <author><name>Ann</name></author><author><name>Bo</name></author></entry></feed>"""
+RDF = b"""<?xml version="1.0"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
+<channel rdf:about="http://news.test/"><title>R</title><link>http://news.test/</link><description>d</description>
+<items><rdf:Seq><rdf:li resource="http://news.test/r1"/><rdf:li resource="http://news.test/r2"/></rdf:Seq></items>
+</channel>
+<item rdf:about="http://news.test/r1"><title>R1</title><link>http://news.test/r1</link></item>
+<item rdf:about="http://news.test/r2"><title>R2</title><link>http://news.test/r2</link></item>
+</rdf:RDF>"""
 JSON_FEED = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J",
                         "items": [{"id": "1", "url": "https://news.test/j1", "title": "J1",
                                    "date_published": "2021-07-01T12:00:00Z"}]}).encode()
@@ -65,8 +73,12 @@ JSON_FEED = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": 
     (EXTERNAL_ENTITY.encode(), {}, "refused: the XML DOCTYPE declares entity 'secret'", []),
     (BILLION_LAUGHS.replace('<?xml version="1.0"?>', "").encode("utf-16"), {}, "refused", []),
     ((DEMO_SITE / "broken" / "malformed-feed.xml").read_bytes(), {}, "feed is cut off", []),
+    (RDF, {}, None, ["http://news.test/r1", "http://news.test/r2"]),  # RSS 1.0: items after </channel>
+    (RDF[:RDF.index(b"<item rdf:about=\"http://news.test/r2")], {}, "feed is cut off", []),  # ... cut there
+    (RDF.replace(b"<?xml", b"<!-- a comment --><?xml", 1).replace(b"?>", b"?>\n<!-- <rss> -->", 1), {}, None,
+     ["http://news.test/r1", "http://news.test/r2"]),  # comments before the root are no root
 ], ids=["rss091-doctype", "atom", "json-feed", "empty", "blank", "html", "binary", "file-name", "url",
-        "billion-laughs", "external-entity", "utf16-entities", "cut-off"])
+        "billion-laughs", "external-entity", "utf16-entities", "cut-off", "rdf", "rdf-cut-off", "rdf-comments"])
 def test_parse_feed_cases(body: bytes, headers: dict[str, str], error: str | None, links: list[str]) -> None:
     feed = parse_feed(body, f"{BASE}/feed.xml", headers)
     if error is None:

@@ -24,6 +24,9 @@ from newsmon.records import FeedEntry
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _HTTP = re.compile(r"^https?://", re.IGNORECASE)
 _ROOT_END = re.compile(rb"</(?:[\w.-]+:)?(?:rss|feed|rdf|channel)\s*>", re.IGNORECASE)
+# the document element: the first start tag that is no declaration, comment or instruction
+_ROOT_START = re.compile(rb"<([A-Za-z_][\w.:-]*)[\s/>]")
+_PROLOG_ITEM = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>)", re.DOTALL | re.IGNORECASE)
 
 
 @dataclass(slots=True)
@@ -88,7 +91,22 @@ def is_cut_off(body: bytes, version: str) -> bool:
     """
     if version.startswith("json"):
         return False
-    return _ROOT_END.search(body.replace(b"\x00", b"")) is None
+    text = body.replace(b"\x00", b"")  # UTF-16 read as bytes
+    root = _root_name(text)
+    if root is None:
+        return _ROOT_END.search(text) is None
+    # the root's own end tag (RSS 1.0 closes <channel> before its items, inside <rdf:RDF>); one
+    # that lacks only its '>' at the very end has lost nothing
+    return re.search(rb"</" + re.escape(root) + rb"\s*(?:>|\Z)", text) is None
+
+
+def _root_name(text: bytes) -> bytes | None:
+    position = 0
+    text = text.lstrip(b"\xef\xbb\xbf\xff\xfe")
+    while (item := _PROLOG_ITEM.match(text, position)) is not None and item.end() > position:
+        position = item.end()
+    match = _ROOT_START.match(text, position + len(text[position:]) - len(text[position:].lstrip()))
+    return match.group(1) if match else None
 
 
 def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
