@@ -95,6 +95,7 @@ class Article:
     signature: list[int] = field(default_factory=list)  # MinHash of the text (near duplicates)
     id: int | None = None
     story_id: int | None = None
+    notes: list[str] = field(default_factory=list)  # what extraction worked around (logged, not stored)
 
 
 @dataclass(slots=True)

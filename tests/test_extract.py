@@ -509,3 +509,35 @@ def test_summary_and_language_come_from_meta_tags() -> None:
             '<meta http-equiv="content-language" content="en-GB">')
     article = extract_article(_synthetic(head, f"<article>{_PARAS}</article>"))
     assert (article.summary, article.language) == ("The regulator fined Acme again.", "en")
+
+
+# -- charsets: a header that lies is corrected and the correction is noted ------------------------
+CAFE_HTML = ("<html><head>{meta}<title>Caf\u00e9 news</title></head><body><article><h1>Caf\u00e9 news</h1>"
+             + "<p>The caf\u00e9 on the harbour opened its doors to ferry passengers on Monday morning.</p>" * 6
+             + "</article></body></html>")
+
+
+def _charset_page(body: bytes, content_type: str) -> FetchedPage:
+    return FetchedPage(url="http://news.test/cafe", final_url="http://news.test/cafe", status=200,
+                       headers={"Content-Type": content_type}, body=body, fetched_at=FETCHED_AT, source="t")
+
+
+@pytest.mark.parametrize(("body", "content_type", "cafe", "note"), [
+    (CAFE_HTML.format(meta="").encode("utf-8"), "text/html; charset=utf-8", "Caf\u00e9", None),
+    (CAFE_HTML.format(meta="").encode("cp1252"), "text/html", "Caf\u00e9",  # no charset anywhere
+     "charset: no charset is declared, utf-8 was guessed but byte 22 is not utf-8; decoded as cp1252"),
+    (CAFE_HTML.format(meta="").encode("cp1252"), "text/html; charset=utf-8", "Caf\u00e9",
+     "charset: the header says utf-8 but byte 22 is not utf-8; decoded as cp1252 (windows-1252)"),
+    (CAFE_HTML.format(meta="<meta charset='iso-8859-15'>").encode("iso-8859-15"), "text/html; charset=utf-8",
+     "Caf\u00e9", "decoded as iso8859-15 (its <meta charset>)"),
+    ((CAFE_HTML.format(meta="") + "\ufffd").encode("utf-8"), "text/html; charset=utf-8", "Caf\u00e9", None),
+    (CAFE_HTML.format(meta="").encode("cp1252").replace(b"harbour", b"harb\x81ur"), "text/html; charset=utf-8",
+     "Caf\ufffd", "nor is the body UTF-8 or windows-1252; undecodable bytes replaced with U+FFFD"),
+], ids=["utf-8", "guessed", "header-lies", "meta-says", "literal-fffd", "undecodable"])
+def test_wrong_charset_is_corrected_and_noted(body: bytes, content_type: str, cafe: str, note: str | None) -> None:
+    article = extract_article(_charset_page(body, content_type), min_text_chars=0)
+    assert article.title is not None and article.title.startswith(cafe)
+    if note is None:
+        assert article.notes == []
+    else:
+        assert len(article.notes) == 1 and note in article.notes[0] and "\n" not in article.notes[0], article.notes

@@ -62,6 +62,8 @@ class StorePagePipeline:
                 log.warning("%s: not stored: %s", item.final_url, outcome.message)
                 self.count(item.source, "not_articles")
                 return item
+            for note in outcome.notes:  # stored, but the page needed a repair: say which
+                log.warning("%s: %s", item.final_url, note)
             self.save(outcome)
         except Exception:
             self.count(item.source, "store_errors")  # the runner reports them; Scrapy logs the traceback

@@ -9,6 +9,7 @@ entry's date, and only when there is none htmldate's guess; never one later than
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from pathlib import Path
 import htmldate
 import lxml.html
 from lxml.etree import ParserError, strip_elements
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_content_type_encoding
 
 from newsmon.dedupe import text_signature
 from newsmon.errors import NewsmonError
@@ -58,7 +59,8 @@ def extract_article(page: FetchedPage, min_text_chars: int = 200, *,
                     max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
     """Extract the article in ``page``; raise ExtractionError when there is none."""
     check_page(page, max_bytes)
-    tree = parse_html(page)
+    html, note = decode_html(page)
+    tree = parse_html(page, html)
     meta = parse_page_meta(tree)
     drop_page_code(tree)
     text, extractor = extract_text(tree, page.final_url or page.url, meta.article_body)
@@ -66,7 +68,9 @@ def extract_article(page: FetchedPage, min_text_chars: int = 200, *,
     if len(text) < min_text_chars:
         raise ExtractionError("empty", f"{page.final_url}: no article text found "
                                        f"({len(text)} characters, need {min_text_chars})")
-    return _build_article(page, meta, tree, text, extractor)
+    article = _build_article(page, meta, tree, text, extractor)
+    article.notes.extend([note] if note else [])
+    return article
 
 
 def _build_article(page: FetchedPage, meta: PageMeta, tree: lxml.html.HtmlElement, text: str,
@@ -121,9 +125,52 @@ def looks_binary(body: bytes) -> bool:
     return controls > max(2, len(head) // 50)
 
 
-def parse_html(page: FetchedPage) -> lxml.html.HtmlElement:
-    """Decode with the header's charset, else a BOM or <meta charset>, else UTF-8/cp1252; parse."""
-    _, text = html_to_unicode(_header(page.headers, "content-type") or None, page.body)
+def decode_html(page: FetchedPage) -> tuple[str, str | None]:
+    """The page's text, and a note when the charset it was said to have was wrong.
+
+    A BOM, else the header's charset, else ``<meta charset>``, else UTF-8/cp1252 (w3lib). When
+    the body does not decode in the charset so chosen, the page's own ``<meta charset>``, UTF-8
+    and windows-1252 are tried in that order; undecodable bytes are replaced only when none of
+    them reads the whole body.
+    """
+    content_type = _header(page.headers, "content-type") or None
+    encoding, text = html_to_unicode(content_type, page.body)
+    if "\ufffd" not in text:
+        return text, None
+    try:
+        page.body.decode(encoding)
+        return text, None  # the page spells U+FFFD itself
+    except (LookupError, UnicodeDecodeError) as exc:
+        position = exc.start if isinstance(exc, UnicodeDecodeError) else 0
+    in_meta = html_body_declared_encoding(page.body)
+    said = _charset_origin(encoding, http_content_type_encoding(content_type or ""), in_meta)
+    encoding = codecs.lookup(encoding).name  # "utf-8", whichever way it was spelled
+    for candidate, origin in ((in_meta, "its <meta charset>"), ("utf-8", "UTF-8"), ("cp1252", "windows-1252")):
+        try:
+            if candidate is None or codecs.lookup(candidate).name == codecs.lookup(encoding).name:
+                continue
+            fixed = page.body.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+        return fixed, f"charset: {said} but byte {position} is not {encoding}; decoded as {candidate} ({origin})"
+    return text, (f"charset: {said} but byte {position} is not {encoding}, nor is the body UTF-8 or "
+                  f"windows-1252; undecodable bytes replaced with U+FFFD")
+
+
+def _charset_origin(used: str, in_header: str | None, in_meta: str | None) -> str:
+    def same(name: str | None) -> bool:
+        return name is not None and codecs.lookup(name).name == codecs.lookup(used).name
+    if same(in_header):
+        return f"the header says {in_header}"
+    if same(in_meta):
+        return f"its <meta charset> says {in_meta}"
+    return f"no charset is declared, {codecs.lookup(used).name} was guessed"
+
+
+def parse_html(page: FetchedPage, text: str | None = None) -> lxml.html.HtmlElement:
+    """Parse the page (decoded by ``decode_html`` unless ``text`` is given)."""
+    if text is None:
+        text, _ = decode_html(page)
     # lxml refuses str input that still carries an XML encoding declaration
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text)
     try:
