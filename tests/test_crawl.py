@@ -170,6 +170,18 @@ def test_missing_and_binary_articles_are_not_stored(tmp_path: Path, db_url: str)
     assert stored_titles(db_url) == sorted([*DEMO_TITLES, GOOD_TITLE])
 
 
+def test_meta_refresh_leads_to_the_article(tmp_path: Path, db_url: str) -> None:
+    """A page whose <meta http-equiv=refresh> points at the article: the article is stored."""
+    refresh = ("<html><head><meta http-equiv='Refresh' content='0; url={{BASE_URL}}/articles/good.html'>"
+               "</head><body>Moved</body></html>")
+    files = {"feed.xml": rss([(GOOD_TITLE, "{{BASE_URL}}/old/good.html")]),
+             "old/good.html": refresh, "articles/good.html": article_html(GOOD_TITLE)}
+    report, server = crawl_site(tmp_path, db_url, files)
+    assert (report.ok, report.stored, report.failed_requests, report.not_articles) == (True, 1, 0, 0)
+    assert ("GET", "/articles/good.html", 200) in server.requests
+    assert stored_titles(db_url) == sorted([*DEMO_TITLES, GOOD_TITLE])
+
+
 @pytest.mark.parametrize("chunks", [1, 64], ids=["content-length", "streamed"])
 def test_oversized_page_is_cut_off(tmp_path: Path, db_url: str, chunks: int) -> None:
     big = article_html("Huge").replace("</article>", "<p>" + "x" * 1_000_000 + "</p></article>").encode()

@@ -31,7 +31,7 @@ from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.downloadermiddlewares.redirect import RedirectMiddleware
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.http import Response
@@ -220,6 +220,26 @@ class GuardedRedirectMiddleware(RedirectMiddleware):
             if result.url in seen:
                 raise IgnoreRequest(f"redirect loop: back to {result.url} after {len(seen)} hop(s)")
         return result
+
+
+class HeadMetaRefreshMiddleware(MetaRefreshMiddleware):
+    """Scrapy's meta-refresh redirects, without decoding every page to look for one.
+
+    Scrapy decodes the whole body (``response.text``) to read its first 4,096 characters, and an
+    article is decoded once more in an extraction worker: that decoding was 6% of the crawl
+    process's CPU. A refresh needs the word "refresh" in those characters, so the raw bytes that
+    can hold them are searched first (UTF-16 pages, whose bytes the search cannot read, always
+    take Scrapy's path).
+    """
+
+    HEAD_BYTES = 4 * 4096  # 4,096 characters of at most 4 bytes each
+
+    def process_response(self, request: Request, response: Response,  # type: ignore[override]
+                         spider: object = None) -> Request | Response:
+        head = response.body[:self.HEAD_BYTES]
+        if b"refresh" not in head.lower() and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return response
+        return super().process_response(request, response)
 
 
 # -- Retry-After ----------------------------------------------------------------------------------

@@ -38,6 +38,8 @@ DOWNLOADER_MIDDLEWARES = {
     "newsmon.crawlers.middlewares.RetryAfterMiddleware": 550,  # in RetryMiddleware's place
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "newsmon.crawlers.middlewares.GuardedRedirectMiddleware": 600,  # says why: loop, file: target
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "newsmon.crawlers.middlewares.HeadMetaRefreshMiddleware": 580,  # no whole-body decode per page
 }
 # The SSRF guard's connect-time half: refuses private DNS answers nobody approved (rebinding).
 TWISTED_DNS_RESOLVER = "newsmon.crawlers.middlewares.GuardedResolver"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import htmldate
 import lxml.html
-from lxml.etree import ParserError, strip_elements
+from lxml.etree import ElementDefaultClassLookup, ParserError, strip_elements
 from w3lib.encoding import html_body_declared_encoding, html_to_unicode, http_content_type_encoding
 
 from newsmon.dedupe import text_signature
@@ -40,6 +40,12 @@ _HTML_ROOT = re.compile(rb"<(!doctype html|html|body)[\s>]", re.IGNORECASE)
 # comments dropped while parsing keep the text around them; removed later, they can take it along
 # ("the government's <!-- --><a>borrowing costs</a> are determined..." lost its end)
 _PARSER = lxml.html.HTMLParser(remove_comments=True)
+# Every element is an HtmlElement (what trafilatura and htmldate expect), chosen in C: lxml.html's
+# own lookup calls Python for each element proxy to pick form classes no extractor uses (2,300
+# calls per trafilatura run, 5% of extraction time).
+_PARSER.set_element_class_lookup(ElementDefaultClassLookup(
+    element=lxml.html.HtmlElement, comment=lxml.html.HtmlComment, pi=lxml.html.HtmlProcessingInstruction,
+    entity=lxml.html.HtmlEntity))
 CODE_TAGS = ("script", "style", "svg", "noscript", "template", "iframe")
 _CONTROL = set(range(9)) | {11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 28, 29, 30, 31}
 
