@@ -1,20 +1,24 @@
 """Crawl speed on a local site of real news pages: download only, extraction only, full crawl.
 
-    .venv/bin/python bench/crawl.py [--pages 2064] [--feeds 8] [--extract-pages 258]
+    .venv/bin/python bench/crawl.py [--pages 2064] [--feeds 8] [--extract-pages N]
 
 Builds a site in a temporary directory from ``../shared/corpora/fundus_news`` (gzip HTML, read at
 run time, never copied into the repository): every page ``ceil(pages / 258)`` times, each copy
 with its own URL, the publisher's absolute links rewritten to the local server (so canonical URLs
 point at the copy) and, after the first copy, a marker sentence so copies are distinct articles.
-RSS feeds list the copies. The site is served on 127.0.0.1 by newsmon's demo server (this
-process). Then, each in a fresh child process, one run prints:
+RSS feeds list three pages in four; a sitemap index (``/sitemap.xml``) of Google News sitemaps
+(``lastmod``, ``news:publication_date``, ``news:title``) lists the fourth. The site is served on
+127.0.0.1 by newsmon's demo server (this process). Then, each in a fresh child process, one run
+prints:
 
   (a) a bare Scrapy spider that downloads every page and does nothing with it;
   (b) plain trafilatura (``bare_extraction(with_metadata=True)``, the baseline of
-      bench/extraction.py) over the distinct pages (page i from copy i mod copies, the crawl's
-      mix of first and marked copies), in one process;
+      bench/extraction.py) over the same pages (all of them unless ``--extract-pages`` is
+      smaller: then page i from copy i mod copies, the crawl's mix of first and marked copies),
+      in one process;
   (b') newsmon's ``extract_article`` over the same pages, in one process;
-  (c) ``newsmon crawl`` (the runner's child: feeds, download, extraction pool, SQLite).
+  (c) ``newsmon crawl`` (the runner's child: the feeds and the sitemap source, download,
+      extraction pool, SQLite).
 
 Pages/s, peak RSS (the largest process; for (c) also the whole tree's PSS, sampled every 0.25 s)
 and CPU seconds per page. For (c) also: memory at each quarter of the crawl per process role
@@ -54,6 +58,11 @@ class Site:
     root: Path
     paths: list[str]  # URL paths of the article pages, feed order
     titles: list[str]
+    in_sitemap: int = 0  # pages listed by the sitemap index rather than a feed
+
+
+SITEMAP_EVERY = 4  # every fourth page is found through the sitemap, the others through a feed
+SITEMAP_CHILD = 200  # URLs per child sitemap (a news sitemap holds at most 1,000)
 
 
 def build_site(root: Path, pages: int, feeds: int) -> Site:
@@ -68,10 +77,34 @@ def build_site(root: Path, pages: int, feeds: int) -> Site:
             (root / path[1:]).write_bytes(local_page(html, record["url"], path, copy))
             paths.append(path)
             titles.append(f"{record['title'] or 'untitled'} ({copy})")
+    by_feed = [i for i in range(len(paths)) if i % SITEMAP_EVERY != SITEMAP_EVERY - 1]
+    by_sitemap = [i for i in range(len(paths)) if i % SITEMAP_EVERY == SITEMAP_EVERY - 1]
     for n in range(feeds):
-        items = [(titles[i], paths[i]) for i in range(n, len(paths), feeds)]
+        items = [(titles[i], paths[i]) for i in by_feed[n::feeds]]
         (root / f"feed-{n}.xml").write_text(rss(items), encoding="utf-8")
-    return Site(root, paths, titles)
+    write_sitemaps(root, [(titles[i], paths[i]) for i in by_sitemap])
+    return Site(root, paths, titles, len(by_sitemap))
+
+
+def write_sitemaps(root: Path, items: list[tuple[str, str]]) -> None:
+    """/sitemap.xml: an index of Google News sitemaps, each URL with its lastmod and news tags."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    children = []
+    for start in range(0, len(items), SITEMAP_CHILD):
+        name = f"sitemaps/news-{start // SITEMAP_CHILD}.xml"
+        urls = "".join(
+            f"<url><loc>{BASE}{path}</loc><lastmod>{now}</lastmod><news:news><news:publication>"
+            f"<news:name>bench</news:name><news:language>en</news:language></news:publication>"
+            f"<news:publication_date>{now}</news:publication_date><news:title>{escape(title)}</news:title>"
+            f"</news:news></url>" for title, path in items[start:start + SITEMAP_CHILD])
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(
+            "<?xml version='1.0' encoding='utf-8'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9' "
+            f"xmlns:news='http://www.google.com/schemas/sitemap-news/0.9'>{urls}</urlset>", encoding="utf-8")
+        children.append(f"<sitemap><loc>{BASE}/{name}</loc><lastmod>{now}</lastmod></sitemap>")
+    (root / "sitemap.xml").write_text(
+        "<?xml version='1.0' encoding='utf-8'?><sitemapindex xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+        + "".join(children) + "</sitemapindex>", encoding="utf-8")
 
 
 def local_page(html: bytes, url: str, path: str, copy: int) -> bytes:
@@ -150,10 +183,12 @@ def run_extract(site_root: str, base_url: str, limit: int, which: str) -> dict[s
 
 
 def sample_pages(site_root: Path, limit: int) -> list[Path]:
-    """`limit` distinct corpus pages, page i from copy i mod copies: the crawl's mix of first and
-    marked copies."""
+    """Every page of the site when `limit` reaches their number, else `limit` distinct corpus
+    pages, page i from copy i mod copies: the crawl's mix of first and marked copies."""
     copies = sorted((site_root / "a").iterdir(), key=lambda d: int(d.name))
     distinct = len(list(copies[0].glob("*.html")))
+    if limit <= 0 or limit >= distinct * len(copies):
+        return [copy / f"{i}.html" for i in range(distinct) for copy in copies]
     return [copies[i % len(copies)] / f"{i}.html" for i in range(min(limit, distinct))]
 
 
@@ -257,7 +292,8 @@ def run_full_crawl(site: Site, base_url: str, feeds: int, tmp: Path) -> dict[str
               "crawl": {"delay": 0, "concurrency_per_domain": 8, "timeout": 60, "retries": 0,
                         "obey_robots": False, "max_articles_per_source": 100_000},
               "sources": [{"name": f"feed-{n}", "url": f"{base_url}/feed-{n}.xml", "allow_private": True}
-                          for n in range(feeds)]}
+                          for n in range(feeds)]
+              + [{"name": "sitemap", "kind": "sitemap", "url": f"{base_url}/sitemap.xml", "allow_private": True}]}
     path = tmp / "newsmon.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
@@ -296,7 +332,8 @@ def main() -> None:
         site = build_site(tmp / "site", args.pages, args.feeds)
         print("load average (1, 5, 15 min) at the start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
         print(f"site: {len(site.paths)} article pages ({len(site.paths) // 258} copies of 258 corpus pages), "
-              f"{args.feeds} RSS feeds, {cpus()} CPUs", flush=True)
+              f"{len(site.paths) - site.in_sitemap} in {args.feeds} RSS feeds, {site.in_sitemap} in a sitemap "
+              f"index of Google News sitemaps; {cpus()} CPUs", flush=True)
         with serve_directory(site.root) as server:
             urls = tmp / "urls.txt"
             urls.write_text("\n".join(server.base_url + p for p in site.paths))
@@ -388,7 +425,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=2064, help="article pages on the site (>= 2000)")
     parser.add_argument("--feeds", type=int, default=8, help="RSS feeds listing them")
-    parser.add_argument("--extract-pages", type=int, default=258, help="distinct pages for (b) and (b')")
+    parser.add_argument("--extract-pages", type=int, default=0,
+                        help="pages for (b) and (b'): 0 (default) = every page of the site, as (c) sees them")
     parser.add_argument("--only-crawl", action="store_true", help="skip (b) and (b')")
     parser.add_argument("--part", help=argparse.SUPPRESS)
     parser.add_argument("--urls", help=argparse.SUPPRESS)
