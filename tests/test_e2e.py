@@ -135,3 +135,35 @@ def test_bad_sources_do_not_lose_what_was_collected(world: World, tmp_path: Path
     assert repo.count_articles() == 5 and repo.get_source_state("broken").failures == 1
     assert len(world.smtp.messages) == 1
     repo.close()
+
+
+def test_run_polls_due_sources_only_and_reports_a_failing_source_once(world: World) -> None:
+    """`newsmon run` end to end: a source polled within its interval is skipped; one that fails
+    run after run raises one notice when the streak reaches `health.failures`, one on recovery."""
+    config = yaml.safe_load(world.config.read_text())
+    config["sources"][0]["poll_interval"] = "1h"
+    config["sources"].append({"name": "flaky", "url": f"{world.site.base_url}/broken/malformed-feed.xml",
+                              "poll_interval": "30s", "allow_private": True})  # always due
+    config["health"] = {"failures": 2, "notify": ["webhook"]}
+    world.config.write_text(yaml.safe_dump(config))
+
+    codes = [newsmon(world, "run")[0] for _ in range(3)]
+    assert codes == [1, 1, 1]  # the flaky source fails every run; the demo articles stay stored
+    assert world.site.count("/feed.xml") == 1  # the demo feed: polled once, not due again within 1h
+    assert world.site.count("/broken/malformed-feed.xml") == 3
+    repo = open_repository(world.db_url)
+    assert repo.count_articles() == 5 and repo.get_source_state("flaky").failures == 3
+    repo.close()
+
+    def health_titles() -> list[str]:
+        return [r["json"]["title"] for r in world.hook.requests if "source flaky" in r["json"]["title"]]
+    assert health_titles() == ["[newsmon] source flaky is failing"]  # at the 2nd failure, not again at the 3rd
+
+    config["sources"][1]["url"] = f"{world.site.base_url}/feed.xml"  # the source is readable again
+    world.config.write_text(yaml.safe_dump(config))
+    code, _, err = newsmon(world, "run")
+    assert code == 0, err
+    assert health_titles() == ["[newsmon] source flaky is failing", "[newsmon] source flaky recovered"]
+    code, out, _ = newsmon(world, "sources", "--json")
+    rows = {row["name"]: row for row in yaml.safe_load(out)}
+    assert code == 0 and rows["flaky"]["failures"] == 0 and rows["demo"]["due"] is False
