@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import shutil
 import subprocess
@@ -168,6 +170,27 @@ def test_missing_and_binary_articles_are_not_stored(tmp_path: Path, db_url: str)
     assert_one_line(report.last_request_error, "gone.html", "HTTP 404")
     assert server.requests.count(("GET", "/articles/gone.html", 404)) == 1  # 404 is not retried
     assert stored_titles(db_url) == sorted([*DEMO_TITLES, GOOD_TITLE])
+
+
+@pytest.mark.parametrize("kind", ["json-feed", "rdf"])
+def test_json_feed_and_rss_1_0_are_crawled(tmp_path: Path, db_url: str, kind: str) -> None:
+    """The feed formats besides RSS 2.0 and Atom, in a real crawl: every linked article stored."""
+    titles = [GOOD_TITLE, "Harbour Ferry Returns After Winter Break"]
+    links = ["{{BASE_URL}}/articles/good.html", "{{BASE_URL}}/articles/ferry.html"]
+    if kind == "json-feed":
+        feed, body = "feed.json", json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J",
+                                              "items": [{"id": link, "url": link, "title": title}
+                                                        for title, link in zip(titles, links)]})
+    else:
+        items = "".join(f"<item rdf:about='{link}'><title>{title}</title><link>{link}</link></item>"
+                        for title, link in zip(titles, links))
+        feed, body = "feed-rdf.xml", ("<?xml version='1.0'?><rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'"
+                                  " xmlns='http://purl.org/rss/1.0/'><channel rdf:about='{{BASE_URL}}/'><title>R</title>"
+                                  f"<link>{{{{BASE_URL}}}}/</link><description>d</description></channel>{items}</rdf:RDF>")
+    files = {feed: body, "articles/good.html": article_html(titles[0]), "articles/ferry.html": article_html(titles[1])}
+    report, _ = crawl_site(tmp_path, db_url, files, feed=feed)
+    assert (report.ok, report.entries, report.stored, report.failed_requests) == (True, 2, 2, 0), report
+    assert stored_titles(db_url) == sorted([*DEMO_TITLES, *titles])
 
 
 def test_meta_refresh_leads_to_the_article(tmp_path: Path, db_url: str) -> None:
