@@ -197,6 +197,24 @@ def test_rules_check_names_file_line_rule_and_problem(tmp_path: Path) -> None:
     assert newsmon(config, "rules", "check", "--file", str(tmp_path / "good.yaml")) == (0, "", "1 rule(s) OK\n")
 
 
+def test_rules_check_only_finds_duplicates_among_text_names(tmp_path: Path) -> None:
+    # two nameless rules are no duplicates; a list as name is a wrong type, not a crash
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("- {events: [FINE]}\n- {events: [LAW]}\n- {name: [a, b], events: [FINE]}\n"
+                     "- {name: same, events: [FINE]}\n- {name: same, events: [LAW]}\n")
+    config = tmp_path / "newsmon.yaml"
+    config.write_text(f"database: sqlite:///{tmp_path / 'n.db'}\n")
+    code, _, err = newsmon(config, "rules", "check", "--file", str(rules))
+    assert code == 2
+    assert err.splitlines() == [
+        f"{rules}:1: rule #1: name: Field required",
+        f"{rules}:2: rule #2: name: Field required",
+        f"{rules}:3: rule ['a', 'b']: name: Input should be a valid string",
+        f"{rules}:5: rule 'same': name: duplicate rule name",
+        "Error: 4 problem(s) in 5 rule(s)",
+    ]
+
+
 def test_rules_test_backtests_without_sending(sqlite_url: str, tmp_path: Path) -> None:
     from datetime import timedelta
 

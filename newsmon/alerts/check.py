@@ -49,6 +49,8 @@ def check_rules(config_path: str | None, rules_file: str | None = None) -> tuple
         label = repr(name) if name else f"#{index + 1}"
         problems += [RuleProblem(entry.file, entry.line, label, message)
                      for message in _entry_problems(entry, config)]
+        if not isinstance(name, str) or not name:
+            continue  # a missing or non-text name is reported above, and duplicates nothing
         if name in seen:
             problems.append(RuleProblem(entry.file, entry.line, label, "name: duplicate rule name"))
         seen.add(name)

@@ -32,8 +32,10 @@ def send(channel_url: str, title: str, body: str, body_format: str, timeout: flo
     """
     service = _instantiate(channel_url)
     _apply_timeout(service, channel_url, timeout)
-    if key and isinstance(getattr(service, "headers", None), dict):
-        service.headers[KEY_HEADER] = key
+    if key:
+        headers = getattr(service, "headers", None)  # custom headers: json://, form://, xml://
+        if isinstance(headers, dict):
+            headers[KEY_HEADER] = key
     notifier = apprise.Apprise()
     if not notifier.add(service):
         raise DeliveryError(f"invalid channel URL: {mask_secrets(channel_url)}")

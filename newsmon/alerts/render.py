@@ -129,7 +129,7 @@ def _environment(template_dir: str | None) -> jinja2.Environment:
         loaders.insert(0, jinja2.FileSystemLoader(template_dir))
     environment = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
-        autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+        autoescape=lambda name: name is not None and name.endswith(".html.j2"),
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
         keep_trailing_newline=True)
     environment.filters.update(highlight_md=highlight_md, highlight_html=highlight_html,

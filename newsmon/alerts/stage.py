@@ -114,7 +114,7 @@ def delivery_for(config: Config, rule: CompiledRule, channel: str, note: Notific
     from newsmon.alerts.render import digest_entry
     from newsmon.storage.outbox import Delivery
 
-    mode = config.channel(channel).digest
+    mode: str = config.channel(channel).digest
     mode = mode if mode != "none" else rule.digest
     entry = digest_entry(context) if "article" in context else context["entry"]
     return Delivery(channel, note, entry, subject, DIGEST_SECONDS.get(mode), rule.max_alerts, rule.max_alerts_per)

@@ -66,10 +66,10 @@ def run_trafilatura(tree: lxml.html.HtmlElement, url: str, *, careful: bool) -> 
     Not careful: ``favor_recall`` and no fallback extractors. Careful: ``favor_precision`` with
     the readability/jusText fallbacks. trafilatura works on its own copy of a tree it is given.
     """
-    mode = {"favor_precision": True} if careful else {"favor_recall": True, "fast": True}
     doc = trafilatura.bare_extraction(tree, url=url, with_metadata=False, include_comments=False,
                                       include_tables=True, deduplicate=False, prune_xpath=SOCIAL_EMBEDS,
-                                      **mode)
+                                      favor_precision=careful, favor_recall=not careful, fast=not careful)
+    assert not isinstance(doc, dict), "bare_extraction returns a dict only when as_dict=True"
     return (doc.text or "").strip() if doc is not None else ""
 
 

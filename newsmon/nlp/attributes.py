@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from spacy.attrs import DEP, IS_SPACE, LOWER, TAG
 from spacy.matcher import Matcher
@@ -26,6 +26,7 @@ _COLUMNS = {"TAG": 0, "LOWER": 1, "DEP": 2, "IS_SPACE": 3}  # columns of the arr
 _ATTRS = [TAG, LOWER, DEP, IS_SPACE]
 Excluded = tuple[tuple[int, frozenset[int]], ...]  # (column, value ids a NOT_IN forbids)
 Table = dict[tuple[int, ...], list[tuple[int, Excluded]]]  # tested values -> (pattern number, exclusions)
+Pattern = list[dict[str, Any]]  # a Matcher pattern: one dict of attribute tests per token
 
 
 @dataclass(slots=True)
@@ -69,7 +70,8 @@ def _compile(ruler: AttributeRuler) -> _Compiled:
         tables: dict[tuple[int, ...], Table] = {}
         matcher = Matcher(ruler.vocab)
         for number, entry in enumerate(ruler.patterns):
-            for pattern in entry["patterns"]:
+            # spaCy types a ruler entry's values loosely: "patterns" is always a list of Matcher patterns
+            for pattern in cast("list[Pattern]", entry["patterns"]):
                 if not _add_lookup(tables, strings, number, pattern):
                     matcher.add(str(number), [pattern])
         _COMPILED[ruler] = _Compiled(list(tables.items()), matcher)
@@ -77,7 +79,7 @@ def _compile(ruler: AttributeRuler) -> _Compiled:
 
 
 def _add_lookup(tables: dict[tuple[int, ...], Table], strings: StringStore, number: int,
-                pattern: list[dict[str, Any]]) -> bool:
+                pattern: Pattern) -> bool:
     """Put a one-token pattern of values, IN and NOT_IN sets into the tables; False if it is none."""
     if len(pattern) != 1 or not all(key in _COLUMNS and _is_value_test(v) for key, v in pattern[0].items()):
         return False

@@ -290,7 +290,7 @@ def _sentence_copy(nlp: Language, sents: list[Span]) -> Doc:
     tokens = [token for sent in sents for token in sent]
     copy = Doc(nlp.vocab, words=[t.text for t in tokens], spaces=[bool(t.whitespace_) for t in tokens],
                sent_starts=[t.i == sent.start for sent in sents for t in sent])
-    copy.from_array([NORM], numpy.array([t.norm for t in tokens], dtype="uint64"))
+    copy.from_array([NORM], numpy.array([t.norm for t in tokens], dtype="uint64"))  # type: ignore[arg-type]
     return copy
 
 

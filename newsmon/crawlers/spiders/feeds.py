@@ -36,8 +36,15 @@ from newsmon.config import Config, Source
 from newsmon.crawlers.config import config_from_settings, select_sources
 from newsmon.crawlers.discovery import LinkScope, find_feed_links, looks_like_html
 from newsmon.crawlers.feeds import ParsedFeed, parse_feed
-from newsmon.crawlers.stats import (CHANGED_META, DISCOVERED_META, ENTRY_META, SOURCE_META, describe_failure,
-                                    is_transient, stat_key)
+from newsmon.crawlers.stats import (
+    CHANGED_META,
+    DISCOVERED_META,
+    ENTRY_META,
+    SOURCE_META,
+    describe_failure,
+    is_transient,
+    stat_key,
+)
 from newsmon.extract import canonical_url
 from newsmon.records import FeedEntry, FetchedPage, SourceKind
 from newsmon.storage.repository import Repository, open_repository
@@ -115,20 +122,22 @@ class SourceSpider(scrapy.Spider):
         return [url for url in dict.fromkeys(urls) if url not in known and canonical[url] not in known]
 
     def page_item(self, response: Response, entry: FeedEntry | None = None) -> FetchedPage:
+        assert response.request is not None, "Scrapy hands a callback the response of its request"
         requested = (response.meta.get("redirect_urls") or [response.request.url])[0]
         return FetchedPage(url=requested, final_url=response.url, status=response.status,
                            headers=headers_as_dict(response), body=response.body,
                            fetched_at=datetime.now(timezone.utc), source=response.meta[SOURCE_META], entry=entry)
 
     def on_article_error(self, failure: Failure) -> None:
-        source = failure.request.meta[SOURCE_META]
+        request = failed_request(failure)
+        source = request.meta[SOURCE_META]
         reason = self.describe(failure)
-        log.warning("%s: %s not fetched: %s", source, failure.request.url, reason)
+        log.warning("%s: %s not fetched: %s", source, request.url, reason)
         self.inc_stat(source, "failed_requests")
         if is_transient(failure):
             self.outcomes[source].transient_failures += 1
-            self.on_transient_failure(source, failure.request.meta.get(CHANGED_META))
-        self.set_stat(source, "last_request_error", f"{failure.request.url}: {reason}")
+            self.on_transient_failure(source, request.meta.get(CHANGED_META))
+        self.set_stat(source, "last_request_error", f"{request.url}: {reason}")
 
     def on_transient_failure(self, source: str, changed_at: datetime | None) -> None:
         """A hook: a download that may work next time failed (the sitemap spider remembers it)."""
@@ -191,8 +200,8 @@ class FeedsSpider(SourceSpider):
     async def parse_feed_response(self, response: Response) -> AsyncIterator[scrapy.Request]:
         outcome = self.outcomes[response.meta[SOURCE_META]]
         outcome.feed_status = response.status
-        outcome.etag = response.headers.get("ETag", b"").decode("latin-1") or None
-        outcome.last_modified = response.headers.get("Last-Modified", b"").decode("latin-1") or None
+        outcome.etag = header_text(response, "ETag") or None
+        outcome.last_modified = header_text(response, "Last-Modified") or None
         self.set_stat(outcome.name, "feed_status", response.status)
         if response.status == 304:
             outcome.ok = True  # nothing changed since the last poll
@@ -243,16 +252,30 @@ class FeedsSpider(SourceSpider):
         yield self.page_item(response, response.meta.get(ENTRY_META))
 
     def on_feed_error(self, failure: Failure) -> None:
-        source = failure.request.meta[SOURCE_META]
+        request = failed_request(failure)
+        source = request.meta[SOURCE_META]
         self.outcomes[source].feed_status = status_of(failure)
         self.set_stat(source, "feed_status", self.outcomes[source].feed_status)
-        self.fail_source(source, f"feed {failure.request.url}: {self.describe(failure)}")
+        self.fail_source(source, f"feed {request.url}: {self.describe(failure)}")
 
 
 def headers_as_dict(response: Response) -> dict[str, str]:
     """Response headers as a plain str dict (repeated headers joined with ', ')."""
     return {key.decode("latin-1"): b", ".join(values).decode("latin-1")
             for key, values in response.headers.items()}
+
+
+def header_text(response: Response, name: str, default: str = "") -> str:
+    """A header's (last) value as text, `default` when the response does not have it (or, as
+    Scrapy's types allow, has it stored without any value)."""
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value is not None else default
+
+
+def failed_request(failure: Failure) -> scrapy.Request:
+    """The request an errback's failure is about: Scrapy sets `failure.request` at run time."""
+    request: scrapy.Request = getattr(failure, "request")  # noqa: B009  (not in twisted's types)
+    return request
 
 
 def status_of(failure: Failure) -> int | None:

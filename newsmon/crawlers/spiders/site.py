@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 from newsmon.config import Source
 from newsmon.crawlers.articles import looks_like_article
 from newsmon.crawlers.discovery import extract_links
-from newsmon.crawlers.spiders.feeds import SourceSpider, status_of
+from newsmon.crawlers.spiders.feeds import SourceSpider, failed_request, header_text, status_of
 from newsmon.crawlers.stats import DEPTH_META, SOURCE_META
 from newsmon.extract import canonical_url
 from newsmon.records import FetchedPage, SourceKind
@@ -67,7 +67,7 @@ class SiteSpider(SourceSpider):
         self.inc_stat(source, "pages")
         if not isinstance(response, HtmlResponse):
             log.info("%s: %s is no HTML page (%s)", source, response.url,
-                     response.headers.get("Content-Type", b"?").decode("latin-1"))
+                     header_text(response, "Content-Type", "?"))
             return
         is_article, reason = await maybe_deferred_to_future(deferToThread(
             looks_like_article, response.body, response.url))
@@ -102,10 +102,11 @@ class SiteSpider(SourceSpider):
             yield self.page_request(source, url, depth)
 
     def on_page_error(self, failure: Failure) -> None:
-        source = failure.request.meta[SOURCE_META]
-        if failure.request.meta[DEPTH_META] == 0:
+        request = failed_request(failure)
+        source = request.meta[SOURCE_META]
+        if request.meta[DEPTH_META] == 0:
             self.outcomes[source].feed_status = status_of(failure)
             self.set_stat(source, "feed_status", status_of(failure))
-            self.fail_source(source, f"page {failure.request.url}: {self.describe(failure)}")
+            self.fail_source(source, f"page {request.url}: {self.describe(failure)}")
             return
         self.on_article_error(failure)

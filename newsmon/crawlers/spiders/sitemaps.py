@@ -31,7 +31,7 @@ from twisted.python.failure import Failure
 
 from newsmon.config import Source, parse_duration
 from newsmon.crawlers.sitemaps import ParsedSitemap, SitemapLink, cutoff, parse_sitemap, select_links
-from newsmon.crawlers.spiders.feeds import SourceSpider, status_of
+from newsmon.crawlers.spiders.feeds import SourceSpider, failed_request, status_of
 from newsmon.crawlers.stats import CHANGED_META, DEPTH_META, ENTRY_META, SOURCE_META
 from newsmon.records import FetchedPage, SourceKind
 
@@ -115,11 +115,12 @@ class SitemapsSpider(SourceSpider):
         return self.page_item(response, response.meta.get(ENTRY_META))
 
     def on_sitemap_error(self, failure: Failure) -> None:
-        source, depth = failure.request.meta[SOURCE_META], failure.request.meta[DEPTH_META]
+        request = failed_request(failure)
+        source, depth = request.meta[SOURCE_META], request.meta[DEPTH_META]
         if depth == 0:
             self.outcomes[source].feed_status = status_of(failure)
             self.set_stat(source, "feed_status", status_of(failure))
-            self.fail_source(source, f"sitemap {failure.request.url}: {self.describe(failure)}")
+            self.fail_source(source, f"sitemap {request.url}: {self.describe(failure)}")
             return
         self.on_article_error(failure)
 
