@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -125,3 +126,24 @@ def test_gzip_bomb_child_is_cut_at_the_size_cap(tmp_path: Path) -> None:
         report = only(crawl(str(config), None))
     assert (report.ok, report.stored, report.failed_requests) == (True, 1, 1), report
     assert "500000-byte limit" in (report.last_request_error or "")
+
+
+def test_feed_and_sitemap_sources_share_one_extraction_pool(tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    """Each kind of source is its own Scrapy crawler in the crawl process; they share one pool
+    of extraction workers (one pool each would put twice the workers, and memory, on the cores)."""
+    from tests.sites import rss
+    from tests.test_crawl_faults import crawl_with_log
+
+    root = make_site(tmp_path / "site", {**articles("a1", "b1"),
+                                         "feed.xml": rss([(TITLES["a1"], "{{BASE_URL}}/articles/a1.html")])})
+    with serve_directory(root) as server:
+        make_site(root, {"sitemap.xml": urlset([(f"{server.base_url}/articles/b1.html", None)])})
+        config = write_config(tmp_path, [source_of("feed", "news-feed", f"{server.base_url}/feed.xml"),
+                                         source_of("sitemap", "news-map", f"{server.base_url}/sitemap.xml")])
+        with caplog.at_level(logging.INFO):  # the child logs at the parent's level
+            report, log = crawl_with_log(config)
+    assert [(s.name, s.ok, s.stored) for s in report.sources] == [("news-feed", True, 1), ("news-map", True, 1)]
+    pools = [line for line in log.splitlines() if "extraction pool:" in line]
+    assert len(pools) == 1 and "worker process(es) for this crawl" in pools[0], log[-3000:]
+    assert set(stored(f"sqlite:///{tmp_path / 'newsmon.db'}")) == {TITLES["a1"], TITLES["b1"]}

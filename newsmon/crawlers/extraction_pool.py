@@ -20,6 +20,11 @@ keep in a worker (caches, a fragmented heap) cannot pile up over a long crawl.
 
 A worker that dies (a crash on hostile input, the OOM killer) breaks the pool: it is rebuilt
 and the pages it held are tried once more, then refused as "crashed".
+
+A crawl of feeds, sitemaps and sites runs one Scrapy crawler per kind of source in one process;
+they all take their pool from `shared_pool`, so the process has one worker per core whatever
+the mix of sources (a pool each would put three workers per core, and three times their
+memory, on a crawl of all three kinds).
 """
 
 from __future__ import annotations
@@ -95,6 +100,8 @@ class ExtractionPool:
         self._executor: ProcessPoolExecutor | None = None
         if self.workers != INLINE:
             self._executor = self._start()
+        log.info("extraction pool: %s", "in the reactor thread" if self.workers == INLINE
+                 else f"{self.workers} worker process(es) for this crawl")
 
     @classmethod
     def from_settings(cls, settings: Any, max_bytes: int) -> ExtractionPool:
@@ -146,6 +153,30 @@ class ExtractionPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+
+class _Shared:
+    pool: ExtractionPool | None = None
+    users = 0
+
+
+def shared_pool(settings: Any, max_bytes: int) -> ExtractionPool:
+    """The crawl process's pool, started by its first user; give it back with `release_pool`."""
+    if _Shared.pool is None:
+        _Shared.pool = ExtractionPool.from_settings(settings, max_bytes)
+    _Shared.users += 1
+    return _Shared.pool
+
+
+def release_pool(pool: ExtractionPool) -> None:
+    """One user is done with the shared pool; the last one closes it (its workers exit)."""
+    if pool is not _Shared.pool:
+        pool.close()
+        return
+    _Shared.users -= 1
+    if _Shared.users <= 0:
+        _Shared.pool, _Shared.users = None, 0
+        pool.close()
 
 
 def _as_deferred(future: Future[Any]) -> Deferred[Any]:

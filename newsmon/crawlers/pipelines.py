@@ -18,7 +18,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 
 from newsmon.config import Config
 from newsmon.crawlers.config import config_from_settings
-from newsmon.crawlers.extraction_pool import ExtractionPool, Refusal
+from newsmon.crawlers.extraction_pool import ExtractionPool, Refusal, release_pool, shared_pool
 from newsmon.crawlers.stats import stat_key
 from newsmon.records import Article, FetchedPage
 from newsmon.storage.repository import Repository, open_repository
@@ -39,11 +39,11 @@ class StorePagePipeline:
 
     def open_spider(self) -> None:
         self.repo = open_repository(self.config.database, upgrade=True)
-        self.pool = ExtractionPool.from_settings(self.crawler.settings, self.config.crawl.max_bytes)
+        self.pool = shared_pool(self.crawler.settings, self.config.crawl.max_bytes)  # one per process
 
     def close_spider(self) -> None:
         if self.pool is not None:
-            self.pool.close()
+            release_pool(self.pool)
             self.pool = None
         if self.repo is not None:
             self.repo.close()
