@@ -9,11 +9,14 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Select, String, delete, func, select, text, update
+from functools import cached_property
+
+from sqlalchemy import Select, String, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
@@ -87,6 +90,10 @@ class Repository:
     def _insert(self, table: Any) -> Any:
         module = postgresql if self.dialect == "postgresql" else sqlite
         return module.insert(table)
+
+    @cached_property
+    def _save(self) -> _SaveStatements:
+        return _SaveStatements.build(self._insert)
 
     # -- sources ---------------------------------------------------------------------------
     def get_source_state(self, name: str) -> SourceState:
@@ -176,15 +183,14 @@ class Repository:
                 bands = band_keys(article.signature) if article.signature else []
                 story_id = self._near_duplicate_story(conn, article.signature, bands)
                 if story_id is None:
-                    story_id = conn.execute(self._insert(Story).values(
-                        headline=article.title, first_seen=article.fetched_at).returning(Story.id)).scalar_one()
-                article_id = conn.execute(self._insert(ArticleRow).values(
-                    **_article_values(article), status=ArticleStatus.FETCHED.value,
-                    story_id=story_id).returning(ArticleRow.id)).scalar_one()
+                    story_id = conn.execute(self._save.new_story, {
+                        "headline": article.title, "first_seen": article.fetched_at}).scalar_one()
+                article_id = conn.execute(self._save.new_article, {
+                    **_article_values(article), "status": ArticleStatus.FETCHED.value,
+                    "story_id": story_id}).scalar_one()
                 self._add_urls(conn, article_id, urls)
                 if bands:  # executemany: one cached statement (multi-row VALUES recompiles per call)
-                    conn.execute(self._insert(ArticleBand).on_conflict_do_nothing(),
-                                 [{"band": b, "article_id": article_id} for b in bands])
+                    conn.execute(self._save.add_bands, [{"band": b, "article_id": article_id} for b in bands])
                 return SavedArticle(article_id, True, story_id)
         except IntegrityError:
             # another process stored the same URL between our check and insert
@@ -198,29 +204,22 @@ class Repository:
         """The story of the most similar stored article above the threshold, if any."""
         if not bands:
             return None
-        rows = conn.execute(select(ArticleRow.story_id, ArticleRow.minhash)
-                            .where(ArticleRow.id.in_(select(ArticleBand.article_id)
-                                                     .where(ArticleBand.band.in_(bands)).distinct()))
-                            .limit(MAX_CANDIDATES)).all()
+        rows = conn.execute(self._save.candidates, {"bands": bands}).all()
         scored = [(similarity(signature, signature_from_bytes(h)), sid) for sid, h in rows if h]
         best = max(scored, default=(0.0, None))
         return best[1] if best[0] >= NEAR_DUPLICATE_THRESHOLD else None
 
     def _find_duplicate(self, conn: Connection, urls: Sequence[str],
                         content_hash: str) -> tuple[int, int | None] | None:
-        hashes = [url_hash(u) for u in urls]
-        row = conn.execute(select(ArticleRow.id, ArticleRow.story_id)
-                           .join(ArticleUrl, ArticleUrl.article_id == ArticleRow.id)
-                           .where(ArticleUrl.url_hash.in_(hashes)).limit(1)).first()
+        row = conn.execute(self._save.by_url, {"hashes": [url_hash(u) for u in urls]}).first()
         if row is None and content_hash:
-            row = conn.execute(select(ArticleRow.id, ArticleRow.story_id)
-                               .where(ArticleRow.content_hash == content_hash).limit(1)).first()
+            row = conn.execute(self._save.by_content, {"content_hash": content_hash}).first()
         return (row[0], row[1]) if row else None
 
     def _add_urls(self, conn: Connection, article_id: int, urls: Iterable[str]) -> None:
         rows = [{"url_hash": url_hash(u), "url": u, "article_id": article_id} for u in urls]
         if rows:
-            conn.execute(self._insert(ArticleUrl).on_conflict_do_nothing(), rows)
+            conn.execute(self._save.add_urls, rows)
 
     def get_article(self, article_id: int) -> Article | None:
         with self.engine.connect() as conn:
@@ -411,6 +410,38 @@ class Repository:
 def _source_state_from_row(r: Any) -> SourceState:
     return SourceState(r["name"], r["etag"], r["last_modified"], r["last_attempt_at"],
                        r["last_success_at"], r["failures"], r["last_error"])
+
+
+@dataclass(frozen=True, slots=True)
+class _SaveStatements:
+    """The statements `save_article` runs, built once per repository: values are bound at
+    execution, so no statement is rebuilt, coerced and cache-keyed per article (that was most of
+    the 3 ms of CPU a new article's save took in a crawl)."""
+
+    by_url: Any
+    by_content: Any
+    candidates: Any
+    new_story: Any
+    new_article: Any
+    add_urls: Any
+    add_bands: Any
+
+    @classmethod
+    def build(cls, insert: Any) -> _SaveStatements:
+        hashes: Any = bindparam("hashes", expanding=True)
+        bands: Any = bindparam("bands", expanding=True)
+        return cls(
+            by_url=select(ArticleRow.id, ArticleRow.story_id).join(ArticleUrl, ArticleUrl.article_id == ArticleRow.id)
+            .where(ArticleUrl.url_hash.in_(hashes)).limit(1),
+            by_content=select(ArticleRow.id, ArticleRow.story_id)
+            .where(ArticleRow.content_hash == bindparam("content_hash")).limit(1),
+            candidates=select(ArticleRow.story_id, ArticleRow.minhash)
+            .where(ArticleRow.id.in_(select(ArticleBand.article_id).where(ArticleBand.band.in_(bands)).distinct()))
+            .limit(MAX_CANDIDATES),
+            new_story=insert(Story).returning(Story.id),
+            new_article=insert(ArticleRow).returning(ArticleRow.id),
+            add_urls=insert(ArticleUrl).on_conflict_do_nothing(),
+            add_bands=insert(ArticleBand).on_conflict_do_nothing())
 
 
 def _article_values(a: Article) -> dict[str, Any]:
