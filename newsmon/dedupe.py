@@ -27,8 +27,6 @@ import hashlib
 import re
 import unicodedata
 
-from datasketch import MinHash
-
 SHINGLE_WORDS = 5
 NUM_PERM = 128
 BANDS = 32
@@ -42,6 +40,10 @@ def text_signature(text: str, num_perm: int = NUM_PERM) -> list[int]:
     Stable across processes: datasketch hashes with SHA-1 and the permutations come from SEED.
     A text shorter than five words is one shingle; an empty text has the empty-set signature.
     """
+    # imported here: datasketch imports scipy (0.3 s, 40 MB), which every command that opens the
+    # database would otherwise pay through storage's use of band_keys and similarity
+    from datasketch import MinHash
+
     minhash = MinHash(num_perm=num_perm, seed=SEED)
     minhash.update_batch([shingle.encode("utf-8") for shingle in shingles(text)])
     return [int(value) for value in minhash.hashvalues]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import newsmon
 from newsmon.extract import extract_file
-from newsmon.dedupe import (NEAR_DUPLICATE_THRESHOLD, band_keys, candidate_probability, shingles,
+from newsmon.dedupe import (NEAR_DUPLICATE_THRESHOLD, NUM_PERM, band_keys, candidate_probability, shingles,
                                     similarity, text_signature)
 
 ARTICLES = Path(next(iter(newsmon.__path__))) / "demo" / "site" / "articles"
@@ -82,3 +82,13 @@ def test_band_maths() -> None:
     assert candidate_probability(0.1) < 0.01
     with pytest.raises(ValueError):
         band_keys(text_signature("x", num_perm=100))
+
+
+def test_commands_that_open_the_database_do_not_import_scipy() -> None:
+    """datasketch imports scipy (0.3 s, 40 MB): only computing a signature may load it, not every
+    `newsmon search` through storage's use of band_keys and similarity."""
+    code = ("import sys, newsmon.cli, newsmon.storage.repository, newsmon.storage.search; "
+            "print(sorted(m for m in ('datasketch', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    assert len(text_signature("one two three four five six")) == NUM_PERM  # and signatures still work

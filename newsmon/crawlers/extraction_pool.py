@@ -75,7 +75,7 @@ def usable_cpus() -> int:
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
-    """Fork server (preloading this module, so trafilatura) where there is one, else spawn.
+    """Fork server (preloading this module, so trafilatura, and datasketch) where there is one, else spawn.
 
     Never plain fork: forking the crawl process with the reactor's threads running can deadlock.
     The fork server is a fresh single-threaded interpreter, started with the first worker.
@@ -83,7 +83,7 @@ def pool_context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
+    context.set_forkserver_preload([__name__, "datasketch"])  # dedupe imports it on first use
     return context
 
 
