@@ -554,7 +554,7 @@ def doctor(state: State, as_json: bool) -> None:
         raise NewsmonError(f"{len(failed)} of {len(checks)} checks failed (first: {failed[0].name})")
 
 
-from newsmon.cli_explore import register; register(cli)  # noqa: I001
+from newsmon.cli_explore import register; register(cli)  # noqa: E402, E702, I001
 from newsmon.cli_alerts import register as _register_alerts; _register_alerts(cli)  # noqa: E402, E702
 
 

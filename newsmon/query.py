@@ -30,6 +30,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from newsmon.errors import QuerySyntaxError
 
@@ -135,22 +136,34 @@ class Term(Query):
 
 
 @dataclass(frozen=True, slots=True)
-class And(Query):
+class _Group(Query):
+    """AND and OR: queries joined by one operator, spelled ``WORD`` here and ``TSQUERY`` in a tsquery."""
+
     items: tuple[Query, ...]
+    WORD: ClassVar[str]
+    TSQUERY: ClassVar[str]
 
     def __str__(self) -> str:
-        return "(" + " AND ".join(map(str, self.items)) + ")"
-
-    def matcher(self) -> Matcher:
-        matchers = [item.matcher() for item in self.items]
-        if len(matchers) == 2:
-            first, second = matchers
-            return lambda doc: first(doc) and second(doc)
-        return lambda doc: all(match(doc) for match in matchers)
+        return "(" + f" {self.WORD} ".join(map(str, self.items)) + ")"
 
     def _collect(self, found: list[str], positive: bool) -> None:
         for item in self.items:
             item._collect(found, positive)
+
+    def _tsquery(self) -> str:
+        return "(" + f" {self.TSQUERY} ".join(item._tsquery() for item in self.items) + ")"
+
+
+@dataclass(frozen=True, slots=True)
+class And(_Group):
+    WORD, TSQUERY = "AND", "&"
+
+    def matcher(self) -> Matcher:
+        matchers = [item.matcher() for item in self.items]
+        if len(matchers) == 2:  # the common case, without a generator per document
+            first, second = matchers
+            return lambda doc: first(doc) and second(doc)
+        return lambda doc: all(match(doc) for match in matchers)
 
     def _fts5(self) -> tuple[bool, str]:
         # a AND NOT b -> a NOT b; NOT a AND NOT b -> NOT (a OR b)
@@ -161,16 +174,10 @@ class And(Query):
             return False, _join(" AND ", positives)
         return False, f"({_join(' AND ', positives)} NOT {_join(' OR ', negatives)})"
 
-    def _tsquery(self) -> str:
-        return "(" + " & ".join(item._tsquery() for item in self.items) + ")"
-
 
 @dataclass(frozen=True, slots=True)
-class Or(Query):
-    items: tuple[Query, ...]
-
-    def __str__(self) -> str:
-        return "(" + " OR ".join(map(str, self.items)) + ")"
+class Or(_Group):
+    WORD, TSQUERY = "OR", "|"
 
     def matcher(self) -> Matcher:
         matchers = [item.matcher() for item in self.items]
@@ -178,10 +185,6 @@ class Or(Query):
             first, second = matchers
             return lambda doc: first(doc) or second(doc)
         return lambda doc: any(match(doc) for match in matchers)
-
-    def _collect(self, found: list[str], positive: bool) -> None:
-        for item in self.items:
-            item._collect(found, positive)
 
     def _fts5(self) -> tuple[bool, str]:
         # a OR NOT b -> NOT (b NOT a); NOT a OR NOT b -> NOT (a AND b)
@@ -191,9 +194,6 @@ class Or(Query):
         if not positives:
             return True, _join(" AND ", negatives)
         return True, f"({_join(' AND ', negatives)} NOT {_join(' OR ', positives)})"
-
-    def _tsquery(self) -> str:
-        return "(" + " | ".join(item._tsquery() for item in self.items) + ")"
 
 
 @dataclass(frozen=True, slots=True)

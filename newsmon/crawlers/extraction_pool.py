@@ -170,12 +170,10 @@ def shared_pool(settings: Any, max_bytes: int) -> ExtractionPool:
 
 def release_pool(pool: ExtractionPool) -> None:
     """One user is done with the shared pool; the last one closes it (its workers exit)."""
-    if pool is not _Shared.pool:
-        pool.close()
-        return
+    assert pool is _Shared.pool, "release_pool takes back what shared_pool gave"
     _Shared.users -= 1
-    if _Shared.users <= 0:
-        _Shared.pool, _Shared.users = None, 0
+    if _Shared.users == 0:
+        _Shared.pool = None
         pool.close()
 
 

@@ -75,7 +75,8 @@ def extract_article(page: FetchedPage, min_text_chars: int = 200, *,
         raise ExtractionError("empty", f"{page.final_url}: no article text found "
                                        f"({len(text)} characters, need {min_text_chars})")
     article = _build_article(page, meta, tree, text, extractor)
-    article.notes.extend([note] if note else [])
+    if note:
+        article.notes.append(note)
     return article
 
 
@@ -149,11 +150,11 @@ def decode_html(page: FetchedPage) -> tuple[str, str | None]:
     except (LookupError, UnicodeDecodeError) as exc:
         position = exc.start if isinstance(exc, UnicodeDecodeError) else 0
     in_meta = html_body_declared_encoding(page.body)
-    said = _charset_origin(encoding, http_content_type_encoding(content_type or ""), in_meta)
     encoding = codecs.lookup(encoding).name  # "utf-8", whichever way it was spelled
+    said = _charset_origin(encoding, http_content_type_encoding(content_type or ""), in_meta)
     for candidate, origin in ((in_meta, "its <meta charset>"), ("utf-8", "UTF-8"), ("cp1252", "windows-1252")):
         try:
-            if candidate is None or codecs.lookup(candidate).name == codecs.lookup(encoding).name:
+            if candidate is None or codecs.lookup(candidate).name == encoding:
                 continue
             fixed = page.body.decode(candidate)
         except (LookupError, UnicodeDecodeError):
@@ -164,13 +165,14 @@ def decode_html(page: FetchedPage) -> tuple[str, str | None]:
 
 
 def _charset_origin(used: str, in_header: str | None, in_meta: str | None) -> str:
+    """Who said the body was in ``used`` (a codec's canonical name): the header, <meta>, or w3lib's guess."""
     def same(name: str | None) -> bool:
-        return name is not None and codecs.lookup(name).name == codecs.lookup(used).name
+        return name is not None and codecs.lookup(name).name == used
     if same(in_header):
         return f"the header says {in_header}"
     if same(in_meta):
         return f"its <meta charset> says {in_meta}"
-    return f"no charset is declared, {codecs.lookup(used).name} was guessed"
+    return f"no charset is declared, {used} was guessed"
 
 
 def parse_html(page: FetchedPage, text: str | None = None) -> lxml.html.HtmlElement:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -354,9 +354,25 @@ def _breach_context(trigger: Trigger, token: Token, sent: Span) -> bool:
 def _prep_object_lemma(token: Token, prep: str) -> str | None:
     for child in token.children:
         if child.dep_ == "prep" and child.lower_ == prep:
-            pobj = next((c for c in child.children if c.dep_ == "pobj"), None)
+            pobj = _pobj(child)
             return pobj.lemma_.lower() if pobj is not None else None
     return None
+
+
+def _pobj(prep: Token) -> Token | None:
+    """The object of a preposition (or of an agent's "by")."""
+    return next((c for c in prep.children if c.dep_ == "pobj"), None)
+
+
+def _prep_objects(token: Token, preps: tuple[str, ...]) -> Iterator[Token]:
+    """The objects of the token's prepositions among ``preps``, in order: "a breach *at* Acme"."""
+    for child in token.children:
+        if child.dep_ == "prep" and child.lower_ in preps and (pobj := _pobj(child)) is not None:
+            yield pobj
+
+
+def _is_passive(verb: Token) -> bool:
+    return any(c.dep_ in ("nsubjpass", "auxpass") for c in verb.children)
 
 
 def _is_fixed(token: Token) -> bool:
@@ -426,7 +442,7 @@ def _incident_victim(token: Token, names: _MentionIndex) -> str | None:
 
 
 def _verb_victim(verb: Token, names: _MentionIndex) -> str | None:
-    passive = any(c.dep_ in ("nsubjpass", "auxpass") for c in verb.children)
+    passive = _is_passive(verb)
     role = next((c for c in verb.children if c.dep_ == ("nsubjpass" if passive else "dobj")), None)
     victim = _victim_name(role, names, loose=passive) if role is not None else None
     return victim or _prep_victim(verb, names)
@@ -470,14 +486,15 @@ def _subject_victim(verb: Token, names: _MentionIndex) -> str | None:
 def _prep_victim(token: Token, names: _MentionIndex, of: bool = True) -> str | None:
     for child in token.children:
         if child.dep_ == "prep" and child.lower_ in _VICTIM_PREPS and (of or child.lower_ != "of"):
-            pobj = next((c for c in child.children if c.dep_ == "pobj"), None)
+            pobj = _pobj(child)
             victim = _victim_name(pobj, names) if pobj is not None else None
-            if victim is not None:
-                return victim
         elif child.dep_ in ("acl", "relcl") and child.lemma_.lower() in _STRIKE_VERBS:  # "a breach affecting Acme"
             obj = next((c for c in child.children if c.dep_ == "dobj"), None)
-            if obj is not None and _victim_name(obj, names):
-                return _victim_name(obj, names)
+            victim = _victim_name(obj, names) if obj is not None else None
+        else:
+            continue
+        if victim is not None:
+            return victim
     return None
 
 
@@ -494,7 +511,7 @@ def _victim_name(token: Token, names: _MentionIndex, depth: int = 0, loose: bool
     lemma = token.lemma_.lower()
     if lemma in _ORG_NOUNS:
         of = next((c for c in token.children if c.dep_ == "prep" and c.lower_ == "of"), None)
-        place = next((c for c in of.children if c.dep_ == "pobj"), None) if of is not None else None
+        place = _pobj(of) if of is not None else None
         if place is not None and _is_victim_name(place, names):  # "the city of Atlanta"
             return f"{token.text} of {names.name(place)}"
         return _names(token, names)
@@ -514,12 +531,10 @@ def _owner(token: Token, names: _MentionIndex, depth: int) -> str | None:
             return names.name(child)
     if token.lemma_.lower() not in _OWNED_NOUNS or depth >= 2:
         return None
-    for child in token.children:
-        if child.dep_ == "prep" and child.lower_ in ("of", "at", "from"):
-            pobj = next((c for c in child.children if c.dep_ == "pobj"), None)
-            owner = _victim_name(pobj, names, depth + 1) if pobj is not None else None
-            if owner is not None:
-                return owner
+    for pobj in _prep_objects(token, ("of", "at", "from")):
+        owner = _victim_name(pobj, names, depth + 1)
+        if owner is not None:
+            return owner
     return None
 
 
@@ -583,9 +598,9 @@ def _roles(trigger: Trigger, token: Token, names: _MentionIndex) -> tuple[str | 
 
 
 def _verb_roles(trigger: Trigger, verb: Token, names: _MentionIndex) -> tuple[str | None, str | None]:
-    if any(c.dep_ in ("nsubjpass", "auxpass") for c in verb.children):
+    if _is_passive(verb):
         agent = next((c for c in verb.children if c.dep_ == "agent"), None)
-        by_whom = next((c for c in agent.children if c.dep_ == "pobj"), None) if agent is not None else None
+        by_whom = _pobj(agent) if agent is not None else None
         actor = _names(by_whom, names) if by_whom is not None else None
         patient = next((c for c in verb.children if c.dep_ == "nsubjpass"), None)
         return actor, _names(patient, names) if patient is not None else None
@@ -625,12 +640,8 @@ def _is_trigger(token: Token, trigger: Token | None) -> bool:
 
 
 def _prep_object(token: Token, preps: tuple[str, ...], names: _MentionIndex) -> str | None:
-    for child in token.children:
-        if child.dep_ == "prep" and child.lower_ in preps:
-            pobj = next((c for c in child.children if c.dep_ == "pobj"), None)
-            if pobj is not None:
-                return _names(pobj, names)
-    return None
+    pobj = next(_prep_objects(token, preps), None)
+    return _names(pobj, names) if pobj is not None else None
 
 
 def _names(token: Token, names: _MentionIndex) -> str | None:
