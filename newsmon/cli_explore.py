@@ -133,6 +133,9 @@ def render_sparkline(values: list[int]) -> str:
 def events(state: Any, types: tuple[str, ...], entity_name: str | None, since: str, limit: int, fmt: str) -> None:
     """Events (fines, bans, court actions, breaches...) newest first, with actor, target, amount and sentence.
 
+    For DATA_BREACH and RANSOMWARE the target is the victim (the organisation breached or held to
+    ransom), empty when the article names none.
+
     \b
     Examples:
       newsmon events --type FINE --since 90d
